@@ -1,0 +1,1 @@
+"""Byzantine behaviours and benign faults, acting on honest cores only through messages."""

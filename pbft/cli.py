@@ -1,0 +1,72 @@
+"""The ``pbft`` command: run scenarios, benchmarks and key management.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
+``main(args) -> int``; this file only wires them up. Exit codes: 0 success, 1 an expectation
+was not met, 2 invalid input (bad arguments, invalid scenario file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+# (command, module, help). Benchmarks nest one level deeper: ``pbft bench crypto``.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("run", "pbft.scenario.command", "run scenario files in the simulator and judge them"),
+    ("keys", "crypto.command", "generate and inspect key files"),
+)
+BENCHMARKS: tuple[tuple[str, str, str], ...] = (
+    ("crypto", "pbft.bench.crypto", "sign/verify/encode/decode rates for both schemes"),
+    ("sim", "pbft.bench.sim", "simulated throughput against the crypto bound"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse returns NoReturn
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pbft",
+        description="PBFT: Byzantine fault tolerant state machine replication, "
+        "with a deterministic simulator and an adversary.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module, help_text in COMMANDS:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(module=module)
+        _load(module).add_arguments(sub)
+    bench = commands.add_parser("bench", help="print performance figures for this machine")
+    benchmarks = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", parser_class=_Parser)
+    for name, module, help_text in BENCHMARKS:
+        sub = benchmarks.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(module=module)
+        _load(module).add_arguments(sub)
+    return parser
+
+
+def _load(module: str) -> ModuleType:
+    return importlib.import_module(module)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = getattr(args, "module", None)
+    if module is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = _load(module).main(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
