@@ -1,0 +1,284 @@
+"""Each checker must pass an honest trace and fail a hand-built trace that breaks its rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from pbft.scenario import checkers
+from pbft.trace import records as tr
+
+OP_PUT = "a1"
+OP_GET = "a2"
+
+
+def request(
+    client: str, timestamp: int, operation: str = OP_PUT, *, signed: bool = True
+) -> tr.ExecutedRequest:
+    return tr.ExecutedRequest(
+        client=client, timestamp=timestamp, operation=operation, signed=signed
+    )
+
+
+def executed(
+    replica: int,
+    seq: int,
+    requests: tuple[tr.ExecutedRequest, ...],
+    *,
+    t: float,
+    digest: str | None = None,
+    results: tuple[str, ...] | None = None,
+) -> tr.Executed:
+    return tr.Executed(
+        t=t,
+        replica=replica,
+        view=0,
+        seq=seq,
+        digest=digest or f"d{seq:02d}",
+        requests=requests,
+        results=results if results is not None else tuple(f"ok{r.timestamp}" for r in requests),
+    )
+
+
+def honest_trace(*, faulty: tuple[str, ...] = ()) -> list[tr.Record]:
+    """Client c0 runs two requests; four replicas execute them at seq 1 and 2."""
+    trace: list[tr.Record] = [
+        tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=faulty),
+        tr.ViewEntered(t=0.0, replica=0, view=0),
+        tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
+    ]
+    trace += [executed(r, 1, (request("c0", 1),), t=0.2 + r / 100) for r in range(4)]
+    trace += [
+        tr.Completed(t=0.3, client="c0", timestamp=1, operation=OP_PUT, result="ok1"),
+        tr.Submitted(t=0.4, client="c0", timestamp=2, operation=OP_GET),
+    ]
+    trace += [executed(r, 2, (request("c0", 2, OP_GET),), t=0.5 + r / 100) for r in range(4)]
+    trace += [
+        tr.Completed(t=0.6, client="c0", timestamp=2, operation=OP_GET, result="ok2"),
+        tr.LogSize(t=0.6, replica=1, slots=2, window=32),
+        tr.RunEnded(t=0.7, reason="all-completed"),
+    ]
+    return trace
+
+
+def replace(trace: list[tr.Record], old: tr.Record, new: tr.Record) -> list[tr.Record]:
+    index = trace.index(old)
+    return [*trace[:index], new, *trace[index + 1 :]]
+
+
+def find_executed(trace: list[tr.Record], replica: int, seq: int) -> tr.Executed:
+    for record in trace:
+        if isinstance(record, tr.Executed) and (record.replica, record.seq) == (replica, seq):
+            return record
+    raise AssertionError(f"no execution of seq {seq} at r{replica}")
+
+
+def test_an_honest_trace_passes_every_check() -> None:
+    judgement = checkers.judge(honest_trace())
+    assert [name for name, v in judgement.verdicts.items() if not v.ok] == []
+    assert judgement.committed == 2
+    assert judgement.liveness.completed == 2
+    assert judgement.liveness.expected == 2
+
+
+def test_agreement_fails_when_two_correct_replicas_execute_different_batches() -> None:
+    trace = honest_trace()
+    other = executed(3, 2, (request("c0", 9, OP_GET),), t=0.53, digest="ffff")
+    trace = replace(trace, find_executed(trace, 3, 2), other)
+    verdict = checkers.check_agreement(trace)
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert first.seq == 2
+    assert first.replicas == (0, 3)
+    assert first.t == pytest.approx(0.53)
+    assert "seq 2" in first.message
+
+
+def test_agreement_ignores_faulty_replicas() -> None:
+    trace = honest_trace(faulty=("r3",))
+    other = executed(3, 2, (request("c0", 9, OP_GET),), t=0.53, digest="ffff")
+    trace = replace(trace, find_executed(trace, 3, 2), other)
+    assert checkers.check_agreement(trace).ok
+
+
+def test_agreement_counts_a_crashed_replica_that_executed_before_crashing() -> None:
+    trace = honest_trace()
+    other = executed(3, 2, (), t=0.53, digest="0000")
+    trace = replace(trace, find_executed(trace, 3, 2), other)
+    trace.insert(-1, tr.Crashed(t=0.65, node="r3"))
+    assert not checkers.check_agreement(trace).ok
+
+
+def test_agreement_fails_when_a_replica_executes_a_lower_seq_without_restarting() -> None:
+    trace = honest_trace()
+    trace.insert(-1, executed(1, 1, (request("c0", 1),), t=0.65))
+    verdict = checkers.check_agreement(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert verdict.first.replicas == (1,)
+    assert "without restarting" in verdict.first.message
+
+
+def test_agreement_allows_reexecution_after_a_restart() -> None:
+    trace = honest_trace()
+    trace.insert(-1, tr.Restarted(t=0.65, node="r1"))
+    trace.insert(-1, executed(1, 1, (request("c0", 1),), t=0.66))
+    trace.insert(-1, executed(1, 2, (request("c0", 2, OP_GET),), t=0.67))
+    assert checkers.check_agreement(trace).ok
+    assert checkers.check_integrity(trace).ok
+
+
+def test_validity_fails_on_an_unsigned_request() -> None:
+    trace = honest_trace()
+    forged = executed(2, 2, (request("c0", 2, OP_GET, signed=False),), t=0.52)
+    trace = replace(trace, find_executed(trace, 2, 2), forged)
+    verdict = checkers.check_validity(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert (verdict.first.seq, verdict.first.replicas) == (2, (2,))
+    assert "signature" in verdict.first.message
+
+
+def test_validity_fails_on_a_request_the_client_never_submitted() -> None:
+    trace = honest_trace()
+    invented = executed(0, 2, (request("c0", 2, OP_GET), request("c7", 1)), t=0.5)
+    trace = replace(trace, find_executed(trace, 0, 2), invented)
+    verdict = checkers.check_validity(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert verdict.first.client == "c7"
+    assert "never submitted" in verdict.first.message
+
+
+def test_validity_fails_on_a_changed_operation() -> None:
+    trace = honest_trace()
+    changed = executed(1, 1, (request("c0", 1, "beef"),), t=0.21)
+    trace = replace(trace, find_executed(trace, 1, 1), changed)
+    verdict = checkers.check_validity(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert "submitted" in verdict.first.message
+
+
+def test_integrity_fails_when_a_replica_executes_a_request_at_two_seqs() -> None:
+    trace = honest_trace()
+    again = executed(2, 2, (request("c0", 2, OP_GET), request("c0", 1)), t=0.52)
+    trace = replace(trace, find_executed(trace, 2, 2), again)
+    verdict = checkers.check_integrity(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert verdict.first.seq == 2
+    assert verdict.first.replicas == (2,)
+    assert (verdict.first.client, verdict.first.timestamp) == ("c0", 1)
+
+
+def test_integrity_fails_on_a_request_twice_in_one_batch() -> None:
+    trace = honest_trace()
+    twice = executed(0, 1, (request("c0", 1), request("c0", 1)), t=0.2, results=("a", "b"))
+    trace = replace(trace, find_executed(trace, 0, 1), twice)
+    verdict = checkers.check_integrity(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert "twice in that batch" in verdict.first.message
+
+
+def test_client_consistency_fails_when_a_client_accepts_a_result_no_correct_replica_computed() -> (
+    None
+):
+    trace = honest_trace()
+    old = next(r for r in trace if isinstance(r, tr.Completed) and r.timestamp == 2)
+    lie = tr.Completed(t=0.6, client="c0", timestamp=2, operation=OP_GET, result="bad")
+    verdict = checkers.check_client_consistency(replace(trace, old, lie))
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.t, first.client) == (2, 0.6, "c0")
+    assert first.replicas == (0, 1, 2, 3)
+
+
+def test_client_consistency_fails_when_correct_replicas_compute_different_results() -> None:
+    trace = honest_trace()
+    diverged = executed(1, 1, (request("c0", 1),), t=0.21, results=("other",))
+    verdict = checkers.check_client_consistency(
+        replace(trace, find_executed(trace, 1, 1), diverged)
+    )
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert "disagree" in verdict.first.message
+
+
+def test_client_consistency_fails_when_the_log_reverses_real_time_order() -> None:
+    # c0's request completes at 0.3; c1 submits at 0.35, yet the log puts c1's request first.
+    trace: list[tr.Record] = [
+        tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=()),
+        tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
+        executed(0, 2, (request("c0", 1),), t=0.2),
+        tr.Completed(t=0.3, client="c0", timestamp=1, operation=OP_PUT, result="ok1"),
+        tr.Submitted(t=0.35, client="c1", timestamp=1, operation=OP_PUT),
+        executed(0, 1, (request("c1", 1),), t=0.4),
+    ]
+    verdict = checkers.check_client_consistency(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert verdict.first.client == "c1"
+    assert verdict.first.seq == 1
+    assert "before seq 2" in verdict.first.message
+
+
+def test_liveness_fails_when_a_request_never_completes() -> None:
+    trace = [r for r in honest_trace() if not (isinstance(r, tr.Completed) and r.timestamp == 2)]
+    verdict = checkers.check_liveness(trace)
+    assert not verdict.ok
+    assert (verdict.completed, verdict.expected) == (1, 2)
+    assert verdict.first is not None
+    assert (verdict.first.client, verdict.first.timestamp, verdict.first.t) == ("c0", 2, 0.4)
+
+
+def test_liveness_counts_requests_the_client_never_got_to_submit() -> None:
+    verdict = checkers.check_liveness(honest_trace(), expected={"c0": 5, "c1": 1})
+    assert not verdict.ok
+    assert (verdict.completed, verdict.expected) == (2, 6)
+    assert {v.client for v in verdict.violations} == {"c0", "c1"}
+
+
+def test_liveness_fails_when_completion_comes_after_the_deadline() -> None:
+    verdict = checkers.check_liveness(honest_trace(), deadline_s=0.45)
+    assert not verdict.ok
+    assert verdict.completed == 1
+
+
+def test_bounded_log_fails_when_a_correct_replica_exceeds_its_window() -> None:
+    trace = honest_trace()
+    trace.insert(-1, tr.LogSize(t=0.65, replica=2, slots=33, window=32))
+    verdict = checkers.check_bounded_log(trace)
+    assert not verdict.ok
+    assert verdict.first is not None
+    assert (verdict.first.replicas, verdict.first.t) == ((2,), 0.65)
+
+
+def test_bounded_log_ignores_faulty_replicas() -> None:
+    trace = honest_trace(faulty=("r2",))
+    trace.insert(-1, tr.LogSize(t=0.65, replica=2, slots=330, window=32))
+    assert checkers.check_bounded_log(trace).ok
+
+
+def test_a_trace_without_run_started_cannot_be_judged() -> None:
+    with pytest.raises(checkers.JudgeError, match="RunStarted"):
+        checkers.judge(honest_trace()[1:])
+
+
+def test_violations_are_capped_but_counted() -> None:
+    trace = honest_trace()
+    for i in range(checkers.MAX_VIOLATIONS + 5):
+        trace.insert(-1, tr.LogSize(t=0.65 + i, replica=1, slots=40 + i, window=32))
+    verdict = checkers.check_bounded_log(trace)
+    assert len(verdict.violations) == checkers.MAX_VIOLATIONS
+    assert verdict.violation_count == checkers.MAX_VIOLATIONS + 5
+    assert verdict.first is not None and verdict.first.t == 0.65
+
+
+def test_highest_view_ignores_faulty_replicas() -> None:
+    trace = honest_trace(faulty=("r3",))
+    trace.insert(-1, tr.ViewEntered(t=0.6, replica=3, view=9))
+    trace.insert(-1, tr.ViewEntered(t=0.6, replica=1, view=2))
+    assert checkers.judge(trace).views == 2
