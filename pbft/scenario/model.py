@@ -13,7 +13,7 @@ import attrs
 
 DelayDist = Literal["fixed", "uniform", "exponential", "lognormal"]
 CryptoScheme = Literal["ed25519", "fast"]
-AppName = Literal["kv", "counter"]
+AppName = Literal["kv", "counter", "lock"]
 
 FAULT_ACTIONS = (
     "crash",  # crash-stop until a later "restart" (or for ever)
@@ -111,7 +111,8 @@ class ByzantineSpec:
 @attrs.frozen(kw_only=True)
 class ExpectSpec:
     safety: bool = True  # True: every safety check must hold; False: a violation must be found
-    liveness: bool = True  # True: every correct client's request completes within within_s
+    # True: every correct client's request completes by within_s; False: a stall must be found
+    liveness: bool = True
     within_s: float = 30.0  # virtual-time deadline; the run stops here at the latest
     min_committed: int = 0
     max_view: int | None = None
