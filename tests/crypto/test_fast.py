@@ -1,0 +1,100 @@
+"""The fast scheme: keyed BLAKE2b-512, verified in constant time by the keyring alone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crypto import SIGNATURE_SIZE, CryptoError, FastKeyring, FastSigner, cluster_keys
+
+SECRET = bytes(range(32))
+SIGNERS, KEYRING = cluster_keys("fast", b"fast-tests", ["r0", "r1", "c0"])
+
+
+def test_signature_is_blake2b_512_keyed_with_the_secret() -> None:
+    signer = FastSigner(principal="r0", secret=SECRET)
+    expected = hashlib.blake2b(b"abc", key=SECRET, digest_size=64).digest()
+    assert signer.sign(b"abc") == expected
+    assert signer.scheme == "fast"
+
+
+def test_blake2b_keyed_known_answer() -> None:
+    # First keyed vector of the BLAKE2 reference blake2b-kat.txt: key 00..3f, empty input.
+    expected = (
+        "10ebb67700b1868efb4417987acf4690ae9d972fb7a590c2f02871799aaa4786"
+        "b5e996e8f0f4eb981fc214b005f42d2ff4233499391653df7aefcbc13fc51568"
+    )
+    assert hashlib.blake2b(b"", key=bytes(range(64)), digest_size=64).hexdigest() == expected
+
+
+@given(st.binary(max_size=200))
+def test_signatures_verify_as_their_signer_only(data: bytes) -> None:
+    signature = SIGNERS["r1"].sign(data)
+    assert len(signature) == SIGNATURE_SIZE
+    assert KEYRING.verify("r1", data, signature)
+    assert not KEYRING.verify("r0", data, signature)
+    assert not KEYRING.verify("c0", data, signature)
+
+
+@given(st.binary(max_size=100), st.integers(min_value=0, max_value=SIGNATURE_SIZE - 1))
+def test_any_flipped_signature_bit_is_rejected(data: bytes, index: int) -> None:
+    signature = bytearray(SIGNERS["c0"].sign(data))
+    signature[index] ^= 0x80
+    assert not KEYRING.verify("c0", data, bytes(signature))
+
+
+def test_unknown_principal_and_wrong_length_are_false() -> None:
+    signature = SIGNERS["r0"].sign(b"m")
+    assert not KEYRING.verify("r7", b"m", signature)
+    assert not KEYRING.verify("r0", b"m", signature[:32])
+    assert not KEYRING.verify("r0", b"m", signature + b"\x00")
+
+
+def test_values_of_the_wrong_type_are_false_not_exceptions() -> None:
+    signature = SIGNERS["r0"].sign(b"m")
+    assert not KEYRING.verify("r0", "m", signature)  # type: ignore[arg-type]  # hostile input
+    assert not KEYRING.verify("r0", b"m", None)  # type: ignore[arg-type]  # hostile input
+    assert not KEYRING.verify("r0", b"m", "x" * 64)  # type: ignore[arg-type]  # hostile input
+    assert not KEYRING.verify(["r0"], b"m", signature)  # type: ignore[arg-type]  # hostile input
+
+
+@given(principal=st.text(max_size=10), data=st.binary(max_size=50), signature=st.binary())
+def test_verify_never_raises(principal: str, data: bytes, signature: bytes) -> None:
+    assert not KEYRING.verify(principal, data, signature)
+
+
+def test_verify_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    compare_digest = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return compare_digest(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    signature = SIGNERS["r0"].sign(b"m")
+    assert KEYRING.verify("r0", b"m", signature)
+    assert calls == [(signature, signature)]
+
+
+def test_keyring_lists_and_knows_its_principals() -> None:
+    assert KEYRING.principals() == ("c0", "r0", "r1")
+    assert KEYRING.knows("c0")
+    assert not KEYRING.knows("r2")
+
+
+def test_secret_must_be_32_bytes() -> None:
+    with pytest.raises(CryptoError, match="32 bytes"):
+        FastSigner(principal="r0", secret=b"\x00" * 64)
+    with pytest.raises(CryptoError, match="secret of 'r0' must be 32 bytes"):
+        FastKeyring({"r0": b"short"})
+
+
+def test_repr_never_shows_the_secret() -> None:
+    signer = FastSigner(principal="r0", secret=SECRET)
+    assert SECRET.hex() not in repr(signer)
+    assert SECRET.hex() not in repr(FastKeyring.of([signer]))
