@@ -1,0 +1,152 @@
+"""The network model: delays, loss, duplication, jitter, partitions and partial synchrony."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+
+from pbft.scenario.model import Delay, LinkModel, NetworkSpec
+from pbft.sim.network import Network, sample_delay
+
+SAMPLES = 20_000
+
+
+def samples(delay: Delay, count: int = SAMPLES) -> list[float]:
+    rng = random.Random(42)
+    return [sample_delay(delay, rng) for _ in range(count)]
+
+
+def test_fixed_delay_is_always_the_value() -> None:
+    assert set(samples(Delay(dist="fixed", value_s=0.007), 100)) == {0.007}
+
+
+def test_uniform_delay_stays_within_its_bounds_and_covers_them() -> None:
+    drawn = samples(Delay(dist="uniform", low_s=0.002, high_s=0.004))
+    assert min(drawn) >= 0.002
+    assert max(drawn) <= 0.004
+    assert min(drawn) < 0.0021
+    assert max(drawn) > 0.0039
+
+
+def test_exponential_delay_is_non_negative_with_the_given_mean() -> None:
+    drawn = samples(Delay(dist="exponential", mean_s=0.01))
+    assert min(drawn) >= 0
+    assert statistics.fmean(drawn) == pytest.approx(0.01, rel=0.05)
+
+
+def test_lognormal_delay_is_positive_with_the_given_mean_and_a_heavy_tail() -> None:
+    drawn = samples(Delay(dist="lognormal", mean_s=0.01, sigma=0.8))
+    assert min(drawn) > 0
+    assert statistics.fmean(drawn) == pytest.approx(0.01, rel=0.06)
+    assert statistics.median(drawn) < statistics.fmean(drawn)  # skewed to the right
+
+
+def test_a_negative_fixed_delay_is_clamped_to_zero() -> None:
+    assert samples(Delay(dist="fixed", value_s=-1.0), 1) == [0.0]
+
+
+def network(link: LinkModel, **spec: object) -> Network:
+    return Network(NetworkSpec(after=link, **spec), random.Random(7))  # type: ignore[arg-type]
+
+
+def test_loss_rate_is_roughly_the_configured_probability() -> None:
+    net = network(LinkModel(loss=0.2))
+    fates = [net.transit("r0", "r1", 1.0) for _ in range(SAMPLES)]
+    lost = sum(1 for fate in fates if fate == "loss")
+    assert lost / SAMPLES == pytest.approx(0.2, abs=0.01)
+
+
+def test_duplication_rate_is_roughly_the_configured_probability() -> None:
+    net = network(LinkModel(duplicate=0.1))
+    fates = [net.transit("r0", "r1", 1.0) for _ in range(SAMPLES)]
+    assert all(isinstance(fate, tuple) for fate in fates)
+    doubled = sum(1 for fate in fates if len(fate) == 2)
+    assert doubled / SAMPLES == pytest.approx(0.1, abs=0.01)
+
+
+def test_reorder_jitter_adds_up_to_the_fraction_of_the_delay() -> None:
+    link = LinkModel(delay=Delay(dist="fixed", value_s=0.01), reorder=0.5)
+    net = network(link)
+    delays = [fate[0] for fate in (net.transit("r0", "r1", 1.0) for _ in range(2000))]
+    assert isinstance(delays[0], float)
+    assert min(delays) >= 0.01
+    assert max(delays) <= 0.015
+    assert max(delays) > 0.0145  # the jitter really spreads them, so messages overtake
+
+
+def test_a_two_way_partition_drops_both_directions_between_groups_only() -> None:
+    net = network(LinkModel())
+    net.partition((("r0", "r1"), ("r2", "r3")), oneway=False)
+    assert net.transit("r0", "r2", 0.0) == "partition"
+    assert net.transit("r3", "r1", 0.0) == "partition"
+    assert isinstance(net.transit("r0", "r1", 0.0), tuple)
+    assert isinstance(net.transit("r2", "r3", 0.0), tuple)
+
+
+def test_a_node_named_in_no_group_stays_connected_to_everyone() -> None:
+    net = network(LinkModel())
+    net.partition((("r0",), ("r1", "r2", "r3")), oneway=False)
+    for node in ("r0", "r1", "r2", "r3"):
+        assert not net.blocked("c0", node)
+        assert not net.blocked(node, "c0")
+
+
+def test_a_oneway_partition_stops_only_the_first_group_from_sending() -> None:
+    net = network(LinkModel())
+    net.partition((("r0",), ("r1", "r2", "r3")), oneway=True)
+    assert net.transit("r0", "r1", 0.0) == "partition"
+    assert isinstance(net.transit("r1", "r0", 0.0), tuple)
+
+
+def test_heal_removes_every_partition() -> None:
+    net = network(LinkModel())
+    net.partition((("r0",), ("r1",)), oneway=False)
+    net.partition((("r2",), ("r3",)), oneway=True)
+    net.heal()
+    assert not net.blocked("r0", "r1")
+    assert not net.blocked("r2", "r3")
+
+
+def test_after_gst_every_delivered_message_arrives_within_the_bound() -> None:
+    slow = LinkModel(delay=Delay(dist="exponential", mean_s=1.0))
+    net = network(slow, gst_s=0.0, bound_s=0.05)
+    delays = [net.transit("r0", "r1", 5.0) for _ in range(2000)]
+    assert max(fate[0] for fate in delays if isinstance(fate, tuple)) <= 0.05
+
+
+def test_before_gst_the_before_gst_model_applies_and_arrivals_wait_at_most_gst_plus_bound() -> None:
+    before = LinkModel(delay=Delay(dist="fixed", value_s=10.0), loss=0.5)
+    after = LinkModel(delay=Delay(dist="fixed", value_s=0.001))
+    net = Network(
+        NetworkSpec(after=after, before_gst=before, gst_s=2.0, bound_s=0.1), random.Random(3)
+    )
+    early = [net.transit("r0", "r1", 1.0) for _ in range(1000)]
+    assert 400 < sum(1 for fate in early if fate == "loss") < 600
+    arrivals = [1.0 + fate[0] for fate in early if isinstance(fate, tuple)]
+    assert max(arrivals) == pytest.approx(2.1)
+    late = net.transit("r0", "r1", 2.0)
+    assert late == (0.001,)
+
+
+def test_a_slowdown_adds_its_delay_to_messages_of_its_nodes_while_it_lasts() -> None:
+    net = network(LinkModel(delay=Delay(dist="fixed", value_s=0.001)))
+    net.slow(("r1",), delay_s=0.5, until_s=3.0)
+    assert net.transit("r0", "r1", 1.0) == (pytest.approx(0.501),)
+    assert net.transit("r1", "r2", 1.0) == (pytest.approx(0.501),)
+    assert net.transit("r0", "r2", 1.0) == (0.001,)
+    assert net.transit("r0", "r1", 3.0) == (0.001,)
+
+
+def test_the_same_seed_gives_the_same_fates_and_another_seed_other_ones() -> None:
+    link = LinkModel(delay=Delay(dist="lognormal"), loss=0.1, duplicate=0.1, reorder=0.2)
+
+    def fates(seed: int) -> list[object]:
+        net = Network(NetworkSpec(after=link), random.Random(seed))
+        return [net.transit("r0", "r1", 0.5) for _ in range(200)]
+
+    assert fates(1) == fates(1)
+    assert fates(1) != fates(2)
+    assert all(fate == "loss" or all(math.isfinite(d) for d in fate) for fate in fates(1))
