@@ -7,57 +7,7 @@ import pytest
 from pbft.scenario import checkers
 from pbft.trace import records as tr
 
-OP_PUT = "a1"
-OP_GET = "a2"
-
-
-def request(
-    client: str, timestamp: int, operation: str = OP_PUT, *, signed: bool = True
-) -> tr.ExecutedRequest:
-    return tr.ExecutedRequest(
-        client=client, timestamp=timestamp, operation=operation, signed=signed
-    )
-
-
-def executed(
-    replica: int,
-    seq: int,
-    requests: tuple[tr.ExecutedRequest, ...],
-    *,
-    t: float,
-    digest: str | None = None,
-    results: tuple[str, ...] | None = None,
-) -> tr.Executed:
-    return tr.Executed(
-        t=t,
-        replica=replica,
-        view=0,
-        seq=seq,
-        digest=digest or f"d{seq:02d}",
-        requests=requests,
-        results=results if results is not None else tuple(f"ok{r.timestamp}" for r in requests),
-    )
-
-
-def honest_trace(*, faulty: tuple[str, ...] = ()) -> list[tr.Record]:
-    """Client c0 runs two requests; four replicas execute them at seq 1 and 2."""
-    trace: list[tr.Record] = [
-        tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=faulty),
-        tr.ViewEntered(t=0.0, replica=0, view=0),
-        tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
-    ]
-    trace += [executed(r, 1, (request("c0", 1),), t=0.2 + r / 100) for r in range(4)]
-    trace += [
-        tr.Completed(t=0.3, client="c0", timestamp=1, operation=OP_PUT, result="ok1"),
-        tr.Submitted(t=0.4, client="c0", timestamp=2, operation=OP_GET),
-    ]
-    trace += [executed(r, 2, (request("c0", 2, OP_GET),), t=0.5 + r / 100) for r in range(4)]
-    trace += [
-        tr.Completed(t=0.6, client="c0", timestamp=2, operation=OP_GET, result="ok2"),
-        tr.LogSize(t=0.6, replica=1, slots=2, window=32),
-        tr.RunEnded(t=0.7, reason="all-completed"),
-    ]
-    return trace
+from .traces import OP_GET, OP_PUT, executed, honest_trace, request
 
 
 def replace(trace: list[tr.Record], old: tr.Record, new: tr.Record) -> list[tr.Record]:
@@ -174,7 +124,7 @@ def test_integrity_fails_when_a_replica_executes_a_request_at_two_seqs() -> None
 
 def test_integrity_fails_on_a_request_twice_in_one_batch() -> None:
     trace = honest_trace()
-    twice = executed(0, 1, (request("c0", 1), request("c0", 1)), t=0.2, results=("a", "b"))
+    twice = executed(0, 1, (request("c0", 1), request("c0", 1)), t=0.2, results=("aa", "bb"))
     trace = replace(trace, find_executed(trace, 0, 1), twice)
     verdict = checkers.check_integrity(trace)
     assert not verdict.ok
@@ -187,7 +137,7 @@ def test_client_consistency_fails_when_a_client_accepts_a_result_no_correct_repl
 ):
     trace = honest_trace()
     old = next(r for r in trace if isinstance(r, tr.Completed) and r.timestamp == 2)
-    lie = tr.Completed(t=0.6, client="c0", timestamp=2, operation=OP_GET, result="bad")
+    lie = tr.Completed(t=0.6, client="c0", timestamp=2, operation=OP_GET, result="0bad")
     verdict = checkers.check_client_consistency(replace(trace, old, lie))
     assert not verdict.ok
     first = verdict.first
@@ -198,7 +148,7 @@ def test_client_consistency_fails_when_a_client_accepts_a_result_no_correct_repl
 
 def test_client_consistency_fails_when_correct_replicas_compute_different_results() -> None:
     trace = honest_trace()
-    diverged = executed(1, 1, (request("c0", 1),), t=0.21, results=("other",))
+    diverged = executed(1, 1, (request("c0", 1),), t=0.21, results=("0bad",))
     verdict = checkers.check_client_consistency(
         replace(trace, find_executed(trace, 1, 1), diverged)
     )
@@ -213,7 +163,7 @@ def test_client_consistency_fails_when_the_log_reverses_real_time_order() -> Non
         tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=()),
         tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
         executed(0, 2, (request("c0", 1),), t=0.2),
-        tr.Completed(t=0.3, client="c0", timestamp=1, operation=OP_PUT, result="ok1"),
+        tr.Completed(t=0.3, client="c0", timestamp=1, operation=OP_PUT, result="e001"),
         tr.Submitted(t=0.35, client="c1", timestamp=1, operation=OP_PUT),
         executed(0, 1, (request("c1", 1),), t=0.4),
     ]

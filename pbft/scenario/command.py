@@ -1,0 +1,229 @@
+"""``pbft run``: run scenario files in the simulator and judge them, or re-judge a trace.
+
+Exit status: 0 when every run met its expectations, 1 when one did not, 2 for invalid input
+(an invalid scenario file, an unreadable trace, bad arguments). With ``--trace OUT`` and more
+than one run, OUT names a directory (when it exists or ends in a slash) that receives
+``<scenario>-seed<seed>.jsonl``, or a file name that gets ``-<scenario>-seed<seed>`` before its
+suffix (docs/scenarios.md, "Running").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pbft.config import ConfigError
+from pbft.scenario.checkers import JudgeError
+from pbft.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
+from pbft.scenario.model import Scenario
+from pbft.scenario.report import print_report, result_to_json
+from pbft.scenario.run import RunResult, judge_trace, run_scenario
+from pbft.trace.io import read_trace, write_trace
+from pbft.trace.records import TraceFormatError
+
+BUILTIN = "quickstart.toml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="scenario files (TOML); without any, the built-in quickstart runs",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        metavar="N",
+        help="run with seed N instead of the file's seed",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        metavar="K",
+        help="run each file K times, with seeds N, N+1, ... (N: --seed or the file's seed)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per run (JSON lines)"
+    )
+    parser.add_argument(
+        "--trace",
+        metavar="OUT",
+        default=None,
+        help="write the JSON-lines trace to OUT (several runs: see the naming rule)",
+    )
+    parser.add_argument(
+        "--judge",
+        metavar="TRACE",
+        default=None,
+        help="re-judge a saved trace instead of running; FILE, if given, supplies [expect]",
+    )
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**64 - 1, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100000, got {value}")
+    return value
+
+
+def main(args: argparse.Namespace) -> int:
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if args.judge is not None:
+        return _judge(args, out, err)
+    try:
+        scenarios = [load_scenario(path) for path in args.files] or [builtin_quickstart()]
+    except ScenarioError as error:
+        err.print(f"[red]invalid scenario[/] {error}", markup=True)
+        return 2
+    runs = [
+        (scenario, seed)
+        for scenario in scenarios
+        for seed in _seeds(scenario, args.seed, args.repeat)
+    ]
+    traces = trace_paths(args.trace, runs)
+    show_progress = not args.json and out.is_terminal
+    passed = True
+    for (scenario, seed), trace_path in zip(runs, traces, strict=True):
+        try:
+            with _progress(err, scenario, seed, enabled=show_progress) as on_progress:
+                result = run_scenario(scenario, seed, on_progress=on_progress)
+        except (ConfigError, ValueError) as error:
+            err.print(f"cannot run {scenario.source}: {error}", markup=False)
+            return 2
+        if trace_path is not None:
+            try:
+                _write(trace_path, result)
+            except OSError as error:
+                err.print(f"cannot write trace {trace_path}: {error.strerror}", markup=False)
+                return 2
+        _emit(out, result, as_json=args.json, trace_path=trace_path)
+        passed = passed and result.passed
+    return 0 if passed else 1
+
+
+def _judge(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.trace is not None or args.repeat != 1 or args.seed is not None:
+        err.print("pbft run: --judge cannot be combined with --trace, --seed or --repeat")
+        return 2
+    if len(args.files) > 1:
+        err.print("pbft run: --judge takes at most one scenario FILE (for its [expect])")
+        return 2
+    try:
+        scenario = load_scenario(args.files[0]) if args.files else None
+        records = read_trace(args.judge)
+        result = judge_trace(records, scenario)
+    except (ScenarioError, TraceFormatError, JudgeError) as error:
+        err.print(f"cannot judge: {error}", markup=False)
+        return 2
+    _emit(out, result, as_json=args.json, trace_path=None)
+    return 0 if result.passed else 1
+
+
+def _emit(out: Console, result: RunResult, *, as_json: bool, trace_path: Path | None) -> None:
+    if as_json:
+        # Plain print: rich would wrap long lines and break the one-object-per-line contract.
+        sys.stdout.write(json.dumps(result_to_json(result), sort_keys=True) + "\n")
+        sys.stdout.flush()
+    else:
+        print_report(out, result, trace_path=None if trace_path is None else str(trace_path))
+
+
+def _write(path: Path, result: RunResult) -> None:
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_trace(path, result.records)
+
+
+def _seeds(scenario: Scenario, seed: int | None, repeat: int) -> list[int]:
+    first = scenario.seed if seed is None else seed
+    return [(first + i) % 2**64 for i in range(repeat)]
+
+
+def trace_paths(out: str | None, runs: list[tuple[Scenario, int]]) -> list[Path | None]:
+    """Where each run's trace goes under the documented naming rule (None: not written)."""
+    if out is None:
+        return [None] * len(runs)
+    target = Path(out)
+    as_directory = out.endswith(("/", "\\")) or target.is_dir()
+    if len(runs) == 1 and not as_directory:
+        return [target]
+    paths: list[Path | None] = []
+    used: set[Path] = set()
+    for scenario, seed in runs:
+        label = _safe(scenario.name)
+        path = _named(target, as_directory, f"{label}-seed{seed}")
+        copy = 2
+        while path in used:
+            path = _named(target, as_directory, f"{label}-{copy}-seed{seed}")
+            copy += 1
+        used.add(path)
+        paths.append(path)
+    return paths
+
+
+def _named(target: Path, as_directory: bool, label: str) -> Path:
+    if as_directory:
+        return target / f"{label}.jsonl"
+    suffix = target.suffix or ".jsonl"
+    return target.with_name(f"{target.stem}-{label}{suffix}")
+
+
+def _safe(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.")
+    return cleaned or "scenario"
+
+
+def builtin_quickstart() -> Scenario:
+    """The quickstart scenario shipped inside the package (equal to scenarios/quickstart.toml)."""
+    import tomllib
+
+    text = resources.files("pbft.scenario").joinpath("builtin", BUILTIN).read_text("utf-8")
+    return scenario_from_dict(tomllib.loads(text), source=f"<built-in>/{BUILTIN}")
+
+
+@contextmanager
+def _progress(
+    console: Console, scenario: Scenario, seed: int, *, enabled: bool
+) -> Iterator[Callable[[float], None] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f}/{task.total:.0f} virtual s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{scenario.name} seed {seed}", total=scenario.expect.within_s)
+
+        def on_progress(now_s: float) -> None:
+            progress.update(task, completed=min(now_s, scenario.expect.within_s))
+
+        yield on_progress
