@@ -136,6 +136,8 @@ _KIND_NAMES: Final[Mapping[type, str]] = {
     dict: "a map",
     float: "a float",
     type(None): "null",
+    type(cbor2.undefined): "undefined",
+    cbor2.CBORSimpleValue: "a simple value",
 }
 
 
@@ -282,6 +284,8 @@ def _payload_decoder(member: type | None) -> _Check:
             raise _Problem(f"expected a message type tag (an integer), got {_kind(tag)}")
         spec = _PAYLOAD_SPECS_BY_TAG.get(tag)
         if spec is None:
+            if tag == ENVELOPE_TAG:
+                raise _Problem(f"expected {expected}, got an Envelope")
             raise _Problem(f"unknown message type tag {tag}")
         if member is not None and spec.cls is not member:
             raise _Problem(f"expected {expected}, got a {spec.name}")
@@ -436,8 +440,12 @@ _encode_any_payload = _payload_encoder(None)
 # --- parsing and the canonical check -------------------------------------------------------
 
 
+class _TagRefused(Exception):
+    """Raised from inside cbor2 by the tag hooks; recognised on the way out."""
+
+
 def _reject_tag(*_: object) -> Any:
-    raise ValueError("CBOR tags are not allowed")
+    raise _TagRefused
 
 
 # cbor2 decodes these tags itself unless overridden (some do real work: bigfloats, regular
@@ -495,6 +503,8 @@ def _parse(data: object, max_size: object) -> tuple[bytes, Any]:
             allow_indefinite=False,
         )
     except Exception as error:  # cbor2 and its hooks raise assorted types; all mean "invalid"
+        if isinstance(error.__cause__, _TagRefused):
+            raise DecodeError(f"invalid CBOR: {error}: tags are not allowed") from None
         raise DecodeError(f"invalid CBOR: {error}") from None
     return data, raw
 
