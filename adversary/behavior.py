@@ -141,4 +141,8 @@ def param_float(
 
 
 # Behaviour modules register themselves on import; keep one line per module, sorted.
+import adversary.equivocation  # noqa: E402
+import adversary.lies  # noqa: E402
+import adversary.mutate  # noqa: E402
+import adversary.replay  # noqa: E402
 import adversary.silent  # noqa: E402, F401

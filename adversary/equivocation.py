@@ -19,12 +19,13 @@ Everything is signed with the faulty replica's own key; it never holds anyone el
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from adversary.behavior import BehaviorContext, BehaviorParamError, check_params, register
+from adversary.behavior import BehaviorContext, check_params, register
+from adversary.params import other_replicas, param_bool, param_choice, param_replica_groups
 from pbft.effects import Broadcast, Effect, Send
 from pbft.ids import ReplicaId, Seq, View, replica_of, replica_principal
 from pbft.inputs import Input, Received, TimerFired
@@ -87,68 +88,7 @@ class Board:
         return self._published[cursor:], len(self._published)
 
 
-# --- parameter parsing (shared by the behaviours of this package) ---------------------------
-
-
-def param_bool(behavior: str, params: Mapping[str, Any], key: str, *, default: bool) -> bool:
-    """A true/false parameter, or a :class:`BehaviorParamError` naming it."""
-    value = params.get(key, default)
-    if not isinstance(value, bool):
-        raise BehaviorParamError(
-            f"behaviour {behavior!r}: parameter {key!r} must be true or false, got {value!r}"
-        )
-    return value
-
-
-def param_choice(
-    behavior: str, params: Mapping[str, Any], key: str, choices: Sequence[str], *, default: str
-) -> str:
-    """One of ``choices``, or a :class:`BehaviorParamError` listing them."""
-    value = params.get(key, default)
-    if not isinstance(value, str) or value not in choices:
-        raise BehaviorParamError(
-            f"behaviour {behavior!r}: parameter {key!r} must be one of "
-            f"{', '.join(repr(choice) for choice in choices)}, got {value!r}"
-        )
-    return value
-
-
-def param_replica_groups(
-    behavior: str, params: Mapping[str, Any], key: str, *, n: int
-) -> tuple[tuple[ReplicaId, ...], ...] | None:
-    """A list of lists of replica ids, each id < n and in at most one group; None if absent."""
-    if key not in params:
-        return None
-    value = params[key]
-
-    def problem(text: str) -> BehaviorParamError:
-        return BehaviorParamError(f"behaviour {behavior!r}: parameter {key!r}: {text}")
-
-    if not isinstance(value, list | tuple) or not value:
-        raise problem(f"must be a non-empty list of lists of replica ids, got {value!r}")
-    seen: set[int] = set()
-    groups: list[tuple[ReplicaId, ...]] = []
-    for index, group in enumerate(value):
-        if not isinstance(group, list | tuple):
-            raise problem(f"group {index} must be a list of replica ids, got {group!r}")
-        for member in group:
-            if isinstance(member, bool) or not isinstance(member, int):
-                raise problem(f"group {index}: {member!r} is not a replica id")
-            if not 0 <= member < n:
-                raise problem(f"group {index}: replica {member} does not exist (n = {n})")
-            if member in seen:
-                raise problem(f"replica {member} is in two groups")
-            seen.add(member)
-        groups.append(tuple(ReplicaId(member) for member in group))
-    return tuple(groups)
-
-
-# --- small wire helpers ----------------------------------------------------------------------
-
-
-def other_replicas(n: int, me: ReplicaId) -> list[ReplicaId]:
-    """Every replica but ``me``, in id order: the recipients of a Broadcast."""
-    return [ReplicaId(i) for i in range(n) if i != me]
+# --- what the primary can say instead ------------------------------------------------------
 
 
 def alternative_batches(

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import attrs
 
-from adversary.behavior import BehaviorContext, BehaviorParamError, check_params, register
-from adversary.equivocation import param_bool, param_choice
+from adversary.behavior import BehaviorContext, check_params, register
+from adversary.params import param_bool, param_choice, param_error, param_text
 from pbft.effects import Effect, Send
 from pbft.ids import Principal, replica_principal
 from pbft.inputs import Input, Received, TimerFired
@@ -65,30 +65,22 @@ class Liar:
         self._ctx = ctx
         self._me = replica_principal(ctx.replica)
         self._how = param_choice("lie", params, "how", LIE_MODES, default="flip")
-        value = params.get("value", DEFAULT_CONSTANT)
-        if not isinstance(value, str):
-            raise BehaviorParamError(
-                f"behaviour 'lie': parameter 'value' must be a string, got {value!r}"
-            )
+        value = param_text("lie", params, "value", default=DEFAULT_CONSTANT)
         if "value" in params and self._how != "constant":
-            raise BehaviorParamError(
-                "behaviour 'lie': parameter 'value' is only used with how = \"constant\""
-            )
+            raise param_error("lie", "value", 'is only used with how = "constant"')
         self._constant = value.encode()
         self._eager = param_bool("lie", params, "eager", default=False)
         if self._eager and self._how not in EAGER_MODES:
-            raise BehaviorParamError(
-                "behaviour 'lie': parameter 'eager' needs a lie that does not depend on the "
-                f"result (how = {' or '.join(repr(m) for m in EAGER_MODES)}), got {self._how!r}"
+            modes = " or ".join(repr(mode) for mode in EAGER_MODES)
+            raise param_error(
+                "lie", "eager", f"needs a lie that does not depend on the result (how = {modes})"
             )
         clients = params.get("clients")
         if clients is not None and (
             not isinstance(clients, list | tuple)
             or not all(isinstance(client, str) for client in clients)
         ):
-            raise BehaviorParamError(
-                f"behaviour 'lie': parameter 'clients' must be a list of client ids: {clients!r}"
-            )
+            raise param_error("lie", "clients", f"must be a list of client ids, got {clients!r}")
         self._clients: frozenset[str] | None = None if clients is None else frozenset(clients)
         self._core = ctx.make_honest()
         self._answered: set[tuple[Principal, int]] = set()

@@ -18,12 +18,10 @@ whose payload has none of the chosen fields falls back to "signature".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import attrs
 
-from adversary.behavior import BehaviorContext, BehaviorParamError, check_params, register
+from adversary.behavior import BehaviorContext, check_params, register
+from adversary.params import PAYLOAD_KINDS, param_int, param_names
 from pbft.effects import Broadcast, Effect, Send
 from pbft.ids import ReplicaId, Seq, View, replica_principal
 from pbft.inputs import Input, Received, TimerFired
@@ -44,33 +42,6 @@ from pbft.messages import (
 )
 
 MUTATIONS = ("view", "seq", "digest", "replica", "signature")
-PAYLOAD_KINDS = (
-    "PrePrepare",
-    "Prepare",
-    "Commit",
-    "Reply",
-    "Checkpoint",
-    "ViewChange",
-    "NewView",
-    "CommitCertificate",
-    "FetchState",
-    "StateSnapshot",
-    "Status",
-)
-
-
-def _names(behavior: str, params: Any, key: str, choices: Sequence[str]) -> tuple[str, ...]:
-    value = params.get(key, list(choices))
-    if (
-        not isinstance(value, list | tuple)
-        or not value
-        or not all(isinstance(item, str) and item in choices for item in value)
-    ):
-        raise BehaviorParamError(
-            f"behaviour {behavior!r}: parameter {key!r} must be a non-empty list drawn from "
-            f"{', '.join(repr(choice) for choice in choices)}, got {value!r}"
-        )
-    return tuple(value)
 
 
 def _flip_first_byte(data: bytes) -> bytes:
@@ -124,14 +95,9 @@ class Mutator:
         check_params("mutate", params, ("how", "every", "kinds"))
         self._ctx = ctx
         self._me = replica_principal(ctx.replica)
-        self._how = _names("mutate", params, "how", MUTATIONS)
-        self._kinds = frozenset(_names("mutate", params, "kinds", PAYLOAD_KINDS))
-        every = params.get("every", 1)
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise BehaviorParamError(
-                f"behaviour 'mutate': parameter 'every' must be an integer >= 1, got {every!r}"
-            )
-        self._every = every
+        self._how = param_names("mutate", params, "how", MUTATIONS)
+        self._kinds = frozenset(param_names("mutate", params, "kinds", PAYLOAD_KINDS))
+        self._every = param_int("mutate", params, "every", default=1, minimum=1)
         self._core = ctx.make_honest()
         self._outgoing = 0  # messages seen, to pick every k-th
         self._mutated = 0  # messages mutated, to cycle through ``how``

@@ -15,15 +15,8 @@ from collections import deque
 
 import attrs
 
-from adversary.behavior import (
-    BehaviorContext,
-    BehaviorParamError,
-    check_params,
-    param_float,
-    register,
-)
-from adversary.equivocation import other_replicas
-from adversary.mutate import PAYLOAD_KINDS
+from adversary.behavior import BehaviorContext, check_params, param_float, register
+from adversary.params import PAYLOAD_KINDS, other_replicas, param_int, param_names
 from pbft.effects import Broadcast, Effect, Send
 from pbft.ids import replica_of, replica_principal
 from pbft.inputs import Input, Received, TimerFired
@@ -54,19 +47,8 @@ class Replayer:
         check_params("replay", params, ("delay_s", "burst", "kinds"))
         self._ctx = ctx
         self._delay_s = param_float("replay", params, "delay_s", default=1.0, minimum=0.0)
-        burst = params.get("burst", 8)
-        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise BehaviorParamError(
-                f"behaviour 'replay': parameter 'burst' must be an integer >= 1, got {burst!r}"
-            )
-        self._burst = burst
-        kinds = params.get("kinds", list(REPLAY_KINDS))
-        if not isinstance(kinds, list | tuple) or not all(k in REPLAY_KINDS for k in kinds):
-            raise BehaviorParamError(
-                f"behaviour 'replay': parameter 'kinds' must be a list drawn from "
-                f"{', '.join(repr(k) for k in REPLAY_KINDS)}, got {kinds!r}"
-            )
-        self._kinds = frozenset(kinds)
+        self._burst = param_int("replay", params, "burst", default=8, minimum=1)
+        self._kinds = frozenset(param_names("replay", params, "kinds", REPLAY_KINDS))
         self._core = ctx.make_honest()
         self._held: deque[_Recorded] = deque(maxlen=HELD_MAX)
         self._recorded: set[Envelope] = set()

@@ -262,9 +262,9 @@ def test_the_default_split_tells_the_upper_half_of_the_backups_another_story() -
     ("behavior", "params", "fragment"),
     [
         ("equivocate", {"spilt": [[3]]}, "'spilt'"),
-        ("equivocate", {"split": [[4]]}, "replica 4 does not exist"),
+        ("equivocate", {"split": [[4]]}, "replica 4 in group 0, which does not exist"),
         ("equivocate", {"split": [[1], [1]]}, "in two groups"),
-        ("equivocate", {"split": [3]}, "group 0 must be a list"),
+        ("equivocate", {"split": [3]}, "group 0 is 3"),
         ("equivocate", {"split": []}, "non-empty list"),
         ("equivocate", {"split": [[True]]}, "not a replica id"),
         ("equivocate", {"alternative": "shuffle"}, "'alternative' must be one of"),

@@ -83,7 +83,7 @@ def test_only_the_chosen_kinds_are_recorded() -> None:
         ({"delay_s": -1}, "'delay_s' must be >= 0"),
         ({"delay_s": "1s"}, "'delay_s' must be a number"),
         ({"burst": 0}, "'burst' must be an integer >= 1"),
-        ({"kinds": ["Nope"]}, "'kinds' must be a list"),
+        ({"kinds": ["Nope"]}, "'kinds' must be a non-empty list"),
         ({"after": 1}, "has no parameter 'after'"),
     ],
 )
