@@ -204,3 +204,12 @@ def test_an_unmet_expectation_exits_1(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_without_a_file_the_builtin_quickstart_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scenario"] == "quickstart"
+
+
+def test_the_pbft_command_wires_run_with_exit_code_2_for_invalid_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pbft.cli import main as pbft_main
+
+    assert pbft_main(["run", write(tmp_path, "name = 3\n")]) == 2
+    assert "name: must be a string" in capsys.readouterr().err
