@@ -155,6 +155,7 @@ def rate_per_s(operation: Callable[[], object], seconds: float) -> float:
 
 
 def typical_prepare() -> Prepare:
+    """The most frequent message of the normal case, with realistic field sizes."""
     return Prepare(view=View(0), seq=Seq(1), digest=crypto.digest(b"batch"), replica=ReplicaId(1))
 
 

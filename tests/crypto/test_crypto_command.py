@@ -11,6 +11,7 @@ import pytest
 
 from crypto import cluster_keys, load_keyring, load_signing_key
 from crypto.command import KEYRING_FILE, add_arguments, main, signing_key_file
+from pbft.cli import main as pbft_main
 
 PRINCIPALS = ["r0", "r1", "r2", "r3", "c0"]
 
@@ -161,3 +162,15 @@ def test_show_of_a_bad_file_exits_2_with_the_reason(
 def test_show_of_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run("show", str(tmp_path / "absent.json")) == 2
     assert "no such key file" in capsys.readouterr().err
+
+
+def test_pbft_cli_wires_the_keys_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["keys", "generate", "--seed", "00ff", "--principals", "r0,c0", "--out", str(tmp_path)]
+    assert pbft_main(argv) == 0
+    assert pbft_main(["keys", "show", str(tmp_path / KEYRING_FILE)]) == 0
+    assert "keyring of 2 principals" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as caught:
+        pbft_main(["keys", "generate", "--seed", "xyz"])
+    assert caught.value.code == 2

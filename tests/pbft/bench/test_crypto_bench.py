@@ -20,6 +20,7 @@ from pbft.bench.crypto import (
     normal_case_crypto_per_request,
     rate_per_s,
 )
+from pbft.cli import main as pbft_main
 
 
 def _run(*argv: str) -> int:
@@ -143,3 +144,8 @@ def test_rate_runs_the_operation_and_reports_a_positive_rate() -> None:
     rate = rate_per_s(lambda: calls.append(None), 0.001)
     assert len(calls) >= 2  # a warm-up call and at least one measured call
     assert rate > 0
+
+
+def test_pbft_cli_wires_the_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert pbft_main(["bench", "crypto", "--seconds", "0.001", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 4
