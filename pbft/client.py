@@ -60,7 +60,7 @@ from pbft.ids import (
     replica_principal,
 )
 from pbft.inputs import Received, Submit, TimerFired
-from pbft.messages import MAX_UINT63, Envelope, Reply, Request, sign, verify
+from pbft.messages import MAX_UINT63, Envelope, Reply, Request, encode, sign, verify
 from pbft.timeouts import Backoff, LatencyEstimator
 
 RETRANSMIT_TIMER = TimerName("client-retransmit")
@@ -165,6 +165,7 @@ class Client:
 
     @property
     def rejections(self) -> Mapping[str, int]:
+        """How many replies were rejected, per reason (a copy)."""
         return dict(self._rejections)
 
     def status(self) -> ClientStatus:
@@ -206,11 +207,6 @@ class Client:
             )
         if not isinstance(operation, bytes):
             raise ValueError(f"operation must be bytes, got {type(operation).__name__}")
-        if len(operation) > self._config.max_frame_bytes:
-            raise ValueError(
-                f"operation of {len(operation)} bytes exceeds max_frame_bytes "
-                f"({self._config.max_frame_bytes})"
-            )
         if self._last_timestamp >= MAX_UINT63:
             raise ValueError(f"client {self._client} has used up its timestamps")
         timestamp = self._last_timestamp + 1
@@ -218,6 +214,12 @@ class Client:
             self._signer,
             Request(client=self._client, timestamp=timestamp, operation=operation),
         )
+        frame_bytes = len(encode(request))
+        if frame_bytes > self._config.max_frame_bytes:
+            raise ValueError(
+                f"a request with this {len(operation)}-byte operation takes {frame_bytes} "
+                f"bytes, more than max_frame_bytes ({self._config.max_frame_bytes})"
+            )
         self._last_timestamp = timestamp
         self._outstanding = _Outstanding(
             request=request, timestamp=timestamp, operation=operation, first_sent_s=now_s

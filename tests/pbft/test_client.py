@@ -129,11 +129,14 @@ def test_submit_while_a_request_is_outstanding_raises_value_error() -> None:
     assert h.client.status().last_timestamp == 1
 
 
-def test_submit_of_an_operation_larger_than_a_frame_raises() -> None:
+def test_submit_of_a_request_larger_than_a_frame_raises() -> None:
     h = Harness(max_frame_bytes=1024)
-    with pytest.raises(ValueError, match="exceeds max_frame_bytes"):
-        h.submit(b"x" * 1025)
+    with pytest.raises(ValueError, match="more than max_frame_bytes"):
+        h.submit(b"x" * 1000)  # the envelope around it pushes the frame past 1024 bytes
     assert not h.client.busy
+    assert h.client.status().last_timestamp == 0
+    (send, _) = h.submit(b"x" * 900)
+    assert isinstance(send, Send)
 
 
 @pytest.mark.parametrize(
