@@ -31,6 +31,7 @@ from pbft.ids import ReplicaId, Seq, View, replica_of, replica_principal
 from pbft.inputs import Input, Received, TimerFired
 from pbft.messages import (
     Commit,
+    CommitCertificate,
     Envelope,
     Prepare,
     PrePrepare,
@@ -146,8 +147,9 @@ class Equivocator:
         no group receive the honest pre-prepare. Default: the upper half of the backups.
       alternative: "null" | "reverse" | "subset" | "stale": the preferred construction of
         the first alternative batch (later groups get the next distinct construction).
-      withhold_commits: never send COMMIT messages (so no version can commit without honest
-        help and the cluster must change view to make progress). Default false.
+      withhold_commits: never send a COMMIT, alone or inside a commit certificate (so no
+        version can commit without three honest votes and the cluster must change view to
+        make progress). Default false.
       collude: as a backup, send every replica PREPARE/COMMIT matching the digest it was
         given by an equivocating primary. Default true.
 
@@ -198,6 +200,10 @@ class Equivocator:
         out: list[Effect] = []
         for effect in effects:
             match effect:
+                case Send(envelope=envelope) | Broadcast(envelope=envelope) if (
+                    self._reveals_my_commit(envelope)
+                ):
+                    continue
                 case Broadcast(envelope=envelope) if self._is_mine(envelope):
                     out.extend(self._rewrite_broadcast(envelope))
                 case Send(to=to, envelope=envelope) if self._is_mine(envelope):
@@ -208,6 +214,20 @@ class Equivocator:
 
     def _is_mine(self, envelope: Envelope) -> bool:
         return envelope.sender == replica_principal(self._me)
+
+    def _reveals_my_commit(self, envelope: Envelope) -> bool:
+        """With ``withhold_commits``: would this message show anyone a COMMIT of mine?
+
+        A commit certificate (state transfer) carries the commits that proved a batch
+        committed, this replica's own among them; sending one would hand out the very vote
+        that is being withheld.
+        """
+        payload = envelope.payload
+        return (
+            self._withhold_commits
+            and isinstance(payload, CommitCertificate)
+            and any(self._is_mine(commit) for commit in payload.commits)
+        )
 
     def _rewrite_broadcast(self, envelope: Envelope) -> list[Effect]:
         payload = envelope.payload

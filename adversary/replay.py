@@ -4,9 +4,11 @@ Signatures prove who said something, not when. PBFT stays safe under replay beca
 message names its view and sequence number and every replica keeps only what is new: stale
 views are rejected, a second PRE-PREPARE for a slot must match the first, a request is executed
 at most once per (client, timestamp) (OSDI '99 §4.2, §4.1). ``replay`` wraps an honest core,
-remembers every envelope it receives or sends, and ``delay_s`` later sends each one again to
-every other replica. It cannot forge anything: replayed envelopes keep their original signer's
-signature, which is exactly what a network attacker recording traffic could do.
+remembers every envelope it receives or sends, and ``delay_s`` later sends each one again:
+what it received to every other replica, what it sent to the same recipients as the first
+time (so clients get old replies again). It cannot forge anything: replayed envelopes keep
+their original signer's signature, which is exactly what a network attacker recording
+traffic could do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ HELD_MAX = 4096  # recordings waiting to be replayed; the oldest are dropped bey
 class _Recorded:
     due_s: float
     envelope: Envelope
+    to: tuple[str, ...]  # where the replay goes
 
 
 class Replayer:
@@ -62,39 +65,46 @@ class Replayer:
         if not isinstance(event, Received | TimerFired):
             return []  # a Submit never reaches a replica
         if isinstance(event, Received):
-            self._record(event.envelope, now_s)
+            # Whatever reached this replica is replayed to the other replicas.
+            original = replica_of(event.envelope.sender)
+            to = tuple(
+                replica_principal(replica)
+                for replica in other_replicas(self._ctx.config.n, self._ctx.replica)
+                if replica != original
+            )
+            self._record(event.envelope, to, now_s)
         effects: list[Effect] = self._core.step(event, now_s=now_s)
         self._record_sent(effects, now_s)
         return [*effects, *self._replay_due(now_s)]
 
     def _record_sent(self, effects: list[Effect], now_s: float) -> None:
+        """What this replica sends is replayed to the same recipients (replies to clients)."""
         for effect in effects:
-            if isinstance(effect, Send | Broadcast):
-                self._record(effect.envelope, now_s)
+            match effect:
+                case Send(to=to, envelope=envelope):
+                    self._record(envelope, (to,), now_s)
+                case Broadcast(envelope=envelope):
+                    others = other_replicas(self._ctx.config.n, self._ctx.replica)
+                    self._record(envelope, tuple(map(replica_principal, others)), now_s)
 
-    def _record(self, envelope: Envelope, now_s: float) -> None:
+    def _record(self, envelope: Envelope, to: tuple[str, ...], now_s: float) -> None:
         if type(envelope.payload).__name__ not in self._kinds or envelope in self._recorded:
             return
         if len(self._recorded) >= 4 * HELD_MAX:
             # Forget what was replayed long ago; at worst an old message is replayed twice.
             self._recorded = {recorded.envelope for recorded in self._held}
         self._recorded.add(envelope)
-        self._held.append(_Recorded(due_s=now_s + self._delay_s, envelope=envelope))
+        self._held.append(_Recorded(due_s=now_s + self._delay_s, envelope=envelope, to=to))
 
     def _replay_due(self, now_s: float) -> list[Effect]:
         effects: list[Effect] = []
         for _ in range(self._burst):
             if not self._held or self._held[0].due_s > now_s:
                 break
-            envelope = self._held.popleft().envelope
+            recorded = self._held.popleft()
             # Stays in _recorded: each message is replayed once, however often it is seen.
-            original = replica_of(envelope.sender)
-            self._ctx.report_tamper(type(envelope.payload).__name__, "replay")
-            effects.extend(
-                Send(to=replica_principal(replica), envelope=envelope)
-                for replica in other_replicas(self._ctx.config.n, self._ctx.replica)
-                if replica != original
-            )
+            self._ctx.report_tamper(type(recorded.envelope.payload).__name__, "replay")
+            effects.extend(Send(to=to, envelope=recorded.envelope) for to in recorded.to)
         return effects
 
 

@@ -10,7 +10,7 @@ from adversary.replay import Replayer
 from pbft.effects import Broadcast, Send
 from pbft.ids import ReplicaId, Seq, TimerName, View
 from pbft.inputs import Received, TimerFired
-from pbft.messages import Commit, Prepare
+from pbft.messages import Commit, Prepare, Reply
 
 TICK = TimerFired(timer=TimerName("status"))
 
@@ -57,18 +57,30 @@ def test_client_requests_are_replayed_with_the_clients_own_signature() -> None:
 
 
 def test_a_burst_caps_replays_per_step_and_the_rest_follow_in_order() -> None:
-    h = harness(1, {"delay_s": 0.0, "burst": 2})
+    h = harness(1, {"delay_s": 1.0, "burst": 2})
     behavior = make_behavior("replay", h.ctx)
     envelopes = [signed("r2", _prepare(2, seq)) for seq in (1, 2, 3)]
     for envelope in envelopes:
-        h.core.script.append([Send(to="r0", envelope=envelope)])  # not its own: passed on
+        assert behavior.step(Received(envelope=envelope), now_s=0.0) == []
 
-    first = behavior.step(TICK, now_s=0.0)
-    first += behavior.step(TICK, now_s=0.0)
-    first += behavior.step(TICK, now_s=0.0)
+    first = sends_by_recipient(behavior.step(TICK, now_s=1.0))
+    second = sends_by_recipient(behavior.step(TICK, now_s=1.0))
 
-    replayed_to_r3 = [e.envelope for e in first if isinstance(e, Send) and e.to == "r3"]
-    assert replayed_to_r3 == envelopes
+    assert first["r3"] == envelopes[:2]
+    assert second["r3"] == envelopes[2:]
+
+
+def test_its_own_reply_is_replayed_to_the_same_client() -> None:
+    h = harness(1, {"delay_s": 0.5})
+    behavior = make_behavior("replay", h.ctx)
+    reply = signed(
+        "r1",
+        Reply(view=View(0), timestamp=1, client="c0", replica=ReplicaId(1), result=b"ok"),
+    )
+    h.core.script.append([Send(to="c0", envelope=reply)])
+    behavior.step(TICK, now_s=0.0)
+
+    assert sends_by_recipient(behavior.step(TICK, now_s=0.5)) == {"c0": [reply]}
 
 
 def test_only_the_chosen_kinds_are_recorded() -> None:
