@@ -494,6 +494,7 @@ def arbitrary_replies(draw: st.DrawFn) -> Envelope:
     return envelope
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
