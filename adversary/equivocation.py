@@ -38,6 +38,7 @@ from pbft.messages import (
     Request,
     batch_digest,
     sign,
+    verify,
 )
 
 BOARD_KEY = "equivocation"
@@ -125,14 +126,18 @@ def alternative_batches(
 
 
 def _client_requests(event: Input) -> list[Envelope]:
-    """Client-signed request envelopes carried by ``event`` (loose or in a pre-prepare)."""
+    """Request envelopes signed in their client's name, carried by ``event`` (loose or batched)."""
     if not isinstance(event, Received):
         return []
     payload = event.envelope.payload
     if isinstance(payload, Request):
-        return [event.envelope]
+        return [event.envelope] if event.envelope.sender == payload.client else []
     if isinstance(payload, PrePrepare):
-        return [member for member in payload.batch if isinstance(member.payload, Request)]
+        return [
+            member
+            for member in payload.batch
+            if isinstance(member.payload, Request) and member.sender == member.payload.client
+        ]
     return []
 
 
@@ -186,7 +191,8 @@ class Equivocator:
         if not isinstance(event, Received | TimerFired):
             return []  # a Submit never reaches a replica
         for request in _client_requests(event):
-            if request not in self._seen_requests:
+            # Only requests that verify: a forged one would let backups reject the lie on sight.
+            if request not in self._seen_requests and verify(self._ctx.keyring, request):
                 self._seen_requests.append(request)
         del self._seen_requests[: -self.SEEN_REQUESTS_MAX]
         effects = self._rewrite(self._core.step(event, now_s=now_s))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from adversary_support import (
     assert_validly_signed,
@@ -277,3 +278,18 @@ def test_bad_params_are_refused_with_a_message_naming_them(
 ) -> None:
     with pytest.raises(BehaviorParamError, match=fragment):
         make_behavior(behavior, harness(0, params).ctx)
+
+
+def test_a_request_with_a_forged_signature_is_never_put_into_an_alternative() -> None:
+    h = harness(0, {"split": [[3]], "alternative": "stale"})
+    behavior = make_behavior("equivocate", h.ctx)
+    genuine = request("c0", 1)
+    forged = attrs.evolve(request("c1", 1), signature=b"\x00" * 64)
+    behavior.step(Received(envelope=forged), now_s=0.0)
+    honest = pre_prepare((genuine,))
+    h.core.script.append([Broadcast(envelope=honest)])
+
+    sent = sends_by_recipient(behavior.step(TimerFired(timer=TimerName("batch")), now_s=0.1))
+
+    assert forged not in _the_pre_prepare(sent["r3"]).batch
+    assert _the_pre_prepare(sent["r3"]).batch == ()  # no stale request to add: the null batch
