@@ -17,7 +17,8 @@ import pytest
 from pbft.scenario.checkers import SAFETY_CHECKS
 from pbft.scenario.loader import load_scenario
 from pbft.scenario.model import ByzantineSpec, Scenario
-from pbft.scenario.run import RunResult, run_scenario
+from pbft.scenario.run import RunResult, judge_trace, run_scenario
+from pbft.sim import simulate
 from pbft.trace import records as tr
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -184,3 +185,11 @@ def test_either_colluder_form_lets_two_faulty_replicas_break_agreement(
     result = run_scenario(scenario)
 
     assert not result.verdicts["agreement"].ok
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
+def test_forged_and_garbled_messages_survive_the_wire_codec(name: str) -> None:
+    """With wire=True every delivered envelope is encoded and decoded: forgeries stay legal."""
+    scenario = load_scenario(SCENARIOS / name)
+    run = simulate(scenario, wire=True)
+    assert judge_trace(run.records, scenario).passed
