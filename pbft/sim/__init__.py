@@ -7,7 +7,7 @@ Same scenario + same seed = byte-identical trace. :func:`simulate` is the entry 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -15,6 +15,9 @@ from pbft.scenario.model import Scenario
 from pbft.sim.cores import Cores, RealCores
 from pbft.sim.runner import Simulation, SimulationError
 from pbft.trace.records import Record
+
+if TYPE_CHECKING:
+    from pbft.replica import ReplicaStatus
 
 __all__ = ["SimRun", "Simulation", "SimulationError", "simulate"]
 
@@ -36,7 +39,7 @@ class SimRun:
     records: tuple[Record, ...]
     correct_replicas: tuple[int, ...]
     faulty_replicas: tuple[int, ...]
-    replica_status: dict[int, Any]
+    replica_status: dict[int, ReplicaStatus]
     end_time_s: float
     last_fault_s: float
     end_reason: str
