@@ -1132,8 +1132,11 @@ class Replica:
             own_envelope = self._own_checkpoints[seq][2]
             if own_envelope is not None and status.stable_seq < seq:
                 out.append(Send(to=to, envelope=own_envelope))
-        if status.last_executed < self._last_executed:
-            self._send_commit_certificates(to, max(status.last_executed, self._stable_seq), out)
+        if self._stable_seq <= status.last_executed < self._last_executed:
+            # Below our stable checkpoint the certificates are collected: the peer needs the
+            # snapshot first (it fetches it once it sees the proof we just sent).
+            upto = min(self._last_executed, status.stable_seq + self._config.window_size)
+            self._send_commit_certificates(to, status.last_executed, out, upto=upto)
         if status.view != self._view or not self._active:
             return
         for seq in self._log.seqs():
@@ -1153,8 +1156,11 @@ class Replica:
                 if own is not None:
                     out.append(Send(to=to, envelope=own))
 
-    def _send_commit_certificates(self, to: str, after: int, out: list[Effect]) -> None:
-        for number in range(after + 1, self._last_executed + 1):
+    def _send_commit_certificates(
+        self, to: str, after: int, out: list[Effect], *, upto: int | None = None
+    ) -> None:
+        last = self._last_executed if upto is None else upto
+        for number in range(after + 1, last + 1):
             slot = self._log.get(Seq(number))
             if slot is None or slot.committed is None:
                 continue
