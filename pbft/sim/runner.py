@@ -73,7 +73,6 @@ class Node:
     pause_generation: int = 0
     backlog: list[events.Event] = attrs.field(factory=list)
     max_log_slots: int = 0
-    ever_crashed: bool = False
 
 
 def cluster_seed_for(seed: int) -> bytes:
@@ -471,7 +470,6 @@ class Simulation:
                     )
                 )
         node.core = None
-        node.ever_crashed = True
         node.timers.clear()
         node.backlog.clear()
         node.paused = False
