@@ -13,7 +13,7 @@ from pbft.inputs import Received, TimerFired
 from pbft.messages import Envelope
 from pbft.replica import Replica
 from tests.pbft.replica.harness import ListService
-from tests.strategies import F, KEYRING, N, SIGNERS, envelopes
+from tests.strategies import KEYRING, SIGNERS, F, N, envelopes
 
 CONFIG = Config(n=N, f=F, checkpoint_interval=2, window_size=4, batch_delay_s=0.0)
 TIMERS = st.sampled_from(["view-change", "status", "batch", "no-such-timer"])
