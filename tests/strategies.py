@@ -21,6 +21,7 @@ with ``keys("ed25519")`` yourself; the codec and the protocol do not depend on t
     @given(envelopes())                       # any message type, signed
     @given(signed(prepares()))                # one type, signed by its natural sender
     @given(PAYLOADS[Checkpoint](wide=True))   # every type, by class
+    @given(forged(envelopes()))               # signed, then broken: verify is False
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import attrs
 from hypothesis import strategies as st
 
 import crypto
@@ -168,6 +170,24 @@ def signed(payloads: St[Payload], *, wide: bool = False) -> St[Envelope]:
         if sender not in SIGNERS:  # a wide payload in the cluster flavour: cannot sign
             return Envelope(sender=sender, payload=payload, signature=draw(signatures()))
         return sign(SIGNERS[sender], payload)
+
+    return build()
+
+
+def forged(envelopes: St[Envelope]) -> St[Envelope]:
+    """Cluster envelopes made unverifiable: a flipped signature bit, or another sender."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Envelope:
+        envelope = draw(envelopes)
+        if draw(st.booleans()):
+            others = [p for p in PRINCIPALS if p != envelope.sender]
+            return attrs.evolve(envelope, sender=draw(st.sampled_from(others)))
+        position = draw(st.integers(0, SIGNATURE_SIZE - 1))
+        bit = 1 << draw(st.integers(0, 7))
+        signature = bytearray(envelope.signature)
+        signature[position] ^= bit
+        return attrs.evolve(envelope, signature=bytes(signature))
 
     return build()
 
