@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import attrs
+import pytest
 
 from pbft.scenario.model import (
     ClusterSpec,
@@ -81,3 +87,42 @@ def test_a_real_replica_restarts_from_its_persisted_state_and_keeps_agreeing() -
     logs = executions(run.records)
     for seq, digest in logs[2].items():
         assert all(log.get(seq, digest) == digest for log in logs.values())
+
+
+_REPLAY_SCRIPT = """
+import attrs
+from pbft.scenario.model import ByzantineSpec, FaultSpec
+from pbft.sim import simulate
+from pbft.trace.io import trace_sha256
+from tests.pbft.sim.test_simulate import BASE
+
+scenario = attrs.evolve(
+    BASE,
+    faults=(
+        FaultSpec(at_s=0.05, action="pause", replicas=(1,), duration_s=0.3),
+        FaultSpec(at_s=0.1, action="partition", groups=(("r2",), ("r0", "r1", "r3"))),
+        FaultSpec(at_s=0.6, action="heal"),
+    ),
+    byzantine=(ByzantineSpec(replica=3, behavior="silent", params={"after_s": 0.2}),),
+)
+print(trace_sha256(simulate(scenario).records))
+"""
+
+
+@pytest.mark.slow
+def test_runs_replay_identically_in_processes_with_different_hash_seeds() -> None:
+    """Catches output produced by iterating sets of str/bytes anywhere (cores included)."""
+    root = Path(__file__).resolve().parents[3]
+    digests = set()
+    for hash_seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", _REPLAY_SCRIPT],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1
+    assert len(digests.pop()) == 64
