@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pbft.scenario import checkers
 from pbft.trace import records as tr
@@ -232,3 +234,40 @@ def test_highest_view_ignores_faulty_replicas() -> None:
     trace.insert(-1, tr.ViewEntered(t=0.6, replica=3, view=9))
     trace.insert(-1, tr.ViewEntered(t=0.6, replica=1, view=2))
     assert checkers.judge(trace).views == 2
+
+
+small_ints = st.integers(min_value=0, max_value=5)
+times = st.floats(min_value=0, max_value=10, allow_nan=False)
+clients = st.sampled_from(["c0", "c1"])
+hexes = st.sampled_from(["", "aa", "bb"])
+executed_requests = st.builds(
+    tr.ExecutedRequest, client=clients, timestamp=small_ints, operation=hexes, signed=st.booleans()
+)
+any_record = st.one_of(
+    st.builds(
+        tr.Executed,
+        t=times,
+        replica=small_ints,
+        view=small_ints,
+        seq=small_ints,
+        digest=hexes,
+        requests=st.lists(executed_requests, max_size=3).map(tuple),
+        results=st.lists(hexes, max_size=3).map(tuple),
+    ),
+    st.builds(tr.Submitted, t=times, client=clients, timestamp=small_ints, operation=hexes),
+    st.builds(
+        tr.Completed, t=times, client=clients, timestamp=small_ints, operation=hexes, result=hexes
+    ),
+    st.builds(tr.LogSize, t=times, replica=small_ints, slots=small_ints, window=small_ints),
+    st.builds(tr.ViewEntered, t=times, replica=small_ints, view=small_ints),
+    st.builds(tr.Restarted, t=times, node=st.sampled_from(["r0", "r1", "c0", "x"])),
+)
+
+
+@given(st.lists(any_record, max_size=30), st.lists(st.sampled_from(["r0", "r3"]), max_size=2))
+def test_no_trace_makes_a_checker_raise(records: list[tr.Record], faulty: list[str]) -> None:
+    start = tr.RunStarted(t=0.0, scenario="fuzz", seed=1, n=4, f=1, faulty=tuple(faulty))
+    judgement = checkers.judge([start, *records])
+    assert set(judgement.verdicts) == set(checkers.ALL_CHECKS)
+    for verdict in judgement.verdicts.values():
+        assert verdict.ok == (verdict.violation_count == 0) or verdict.check == "liveness"
