@@ -117,7 +117,11 @@ class Replica:
         self._max_pre_prepared = Seq(0)  # highest seq with a pre-prepare in the current view
         self._next_seq = Seq(1)  # the primary's next sequence number to assign
         self._early: dict[Seq, list[Envelope]] = {}  # normal-case messages just above H
-        self._early_ready = False
+        self._window_moved = False
+        # The current view's NEW-VIEW decides every seq up to its max-s: normal-case
+        # pre-prepares may not reuse them, and its entries above our window wait here.
+        self._new_view_floor = Seq(0)
+        self._new_view_pending: dict[Seq, Envelope] = {}
 
         # Checkpoints (§4.3): the stable one with its state and proof, our own above it.
         self._stable_seq = Seq(0)
@@ -191,8 +195,18 @@ class Replica:
             self._own_checkpoints[seq] = (encoded, state_digest(encoded), None)
         self._view = state.view
         self._active = state.active
-        if state.active:
-            self._new_view = state.new_view
+        if state.active and state.new_view is not None:
+            new_view = state.new_view.payload
+            if isinstance(new_view, NewView) and new_view.view == self._view:
+                self._new_view = state.new_view
+                self._new_view_floor = Seq(
+                    max((_seq_of(member) for member in new_view.pre_prepares), default=0)
+                )
+                self._new_view_pending = {
+                    _seq_of(member): member
+                    for member in new_view.pre_prepares
+                    if _seq_of(member) > self._stable_seq
+                }
         elif state.view_change is not None:
             checked = check_view_change(state.view_change, config=config, verifier=self._verifier)
             if isinstance(checked, CheckedViewChange) and checked.view == self._view:
@@ -206,6 +220,7 @@ class Replica:
             slot.prepared = stored_slot.prepared
             slot.committed = stored_slot.committed
             if slot.pre_prepare is not None and slot.view == self._view:
+                self._new_view_pending.pop(slot.seq, None)
                 self._max_pre_prepared = max(self._max_pre_prepared, slot.seq)
                 # Re-signing the same vote is no equivocation; it lets us retransmit it.
                 if self._config.primary(slot.view) != self._id:
@@ -214,7 +229,9 @@ class Replica:
                     self._own_commit(slot)
         scratch: list[Effect] = []
         self._execute_ready(0.0, scratch, replay=True)
-        self._next_seq = Seq(max(self._last_executed, self._max_pre_prepared) + 1)
+        self._next_seq = Seq(
+            max(self._last_executed, self._max_pre_prepared, self._new_view_floor) + 1
+        )
         return self
 
     def start(self, *, now_s: float) -> list[Effect]:
@@ -241,8 +258,9 @@ class Replica:
             self._on_timer(event.timer, now_s, out)
         elif isinstance(event, Received):
             self._on_envelope(event.envelope, now_s, out)
-        while self._early_ready:
-            self._early_ready = False
+        while self._window_moved:
+            self._window_moved = False
+            self._install_new_view_pending(now_s, out)
             self._replay_early(now_s, out)
         self._sync_view_change_timer(now_s, out)
         return out
@@ -496,6 +514,9 @@ class Replica:
             if slot.digest == pre_prepare.digest:
                 return "duplicate", ""
             return reasons.CONFLICTING_PRE_PREPARE, f"(view {self._view}, seq {slot.seq})"
+        if pre_prepare.seq <= self._new_view_floor:
+            # The NEW-VIEW already fixed this seq; only its own pre-prepare may fill it.
+            return reasons.CONFLICTING_PRE_PREPARE, f"seq {pre_prepare.seq} is decided by NEW-VIEW"
         if _safe_batch_digest(pre_prepare.batch) != pre_prepare.digest:
             return reasons.BAD_DIGEST, f"seq {pre_prepare.seq}"
         for member in pre_prepare.batch:
@@ -627,6 +648,25 @@ class Replica:
         if len(held) < 2 * self._config.n + 1:
             held.append(envelope)
         return True
+
+    def _install_new_view_pending(self, now_s: float, out: list[Effect]) -> None:
+        """Install NEW-VIEW pre-prepares that were above our window when the view began."""
+        ready = sorted(seq for seq in self._new_view_pending if seq <= self._high_mark)
+        for seq in ready:
+            member = self._new_view_pending.pop(seq)
+            if seq <= self._stable_seq or not self._active:
+                continue
+            slot = self._log.slot(seq, view=self._view, now_s=now_s)
+            if slot.pre_prepare is not None:
+                continue
+            slot.pre_prepare = member
+            self._max_pre_prepared = max(self._max_pre_prepared, seq)
+            if not self._is_primary:
+                self._own_prepare(slot)
+            out.append(Persist(key=persistence.slot_key(seq), value=self._encoder.slot(slot)))
+            if not self._is_primary:
+                out.append(Broadcast(envelope=slot.prepares[self._id]))
+            self._advance(slot, now_s, out)
 
     def _replay_early(self, now_s: float, out: list[Effect]) -> None:
         ready = sorted(seq for seq in self._early if seq <= self._high_mark)
@@ -778,8 +818,7 @@ class Replica:
             self._proven = None
         self._next_seq = Seq(max(self._next_seq, seq + 1))
         out.append(CheckpointStable(replica=self._id, seq=seq, state_digest=digest))
-        if any(early <= self._high_mark for early in self._early):
-            self._early_ready = True
+        self._window_moved = True
         self._propose(now_s, out, flush=True)
 
     def _note_proven(
@@ -823,6 +862,8 @@ class Replica:
         self._assigned.clear()
         self._early.clear()
         self._new_view = None
+        self._new_view_floor = Seq(0)
+        self._new_view_pending = {}
         self._max_pre_prepared = Seq(0)
         if self._batch_timer_armed:
             self._batch_timer_armed = False
@@ -967,6 +1008,9 @@ class Replica:
             self._assigned.clear()
             self._early.clear()
             self._max_pre_prepared = Seq(0)
+            if self._batch_timer_armed:
+                self._batch_timer_armed = False
+                out.append(StopTimer(timer=BATCH_TIMER))
         self._enter_view(envelope, plan, new_view.pre_prepares, now_s, out)
 
     def _enter_view(
@@ -995,8 +1039,13 @@ class Replica:
         )
         out.append(Persist(key=persistence.NEW_VIEW_KEY, value=self._encoder.envelope(envelope)))
         installed: list[Slot] = []
+        last_planned = plan.pre_prepares[-1][0] if plan.pre_prepares else plan.stable_seq
+        self._new_view_floor = last_planned
+        self._new_view_pending = {}
         for member in pre_prepares:
             seq = _seq_of(member)
+            if seq > self._high_mark:
+                self._new_view_pending[seq] = member
             if not self._stable_seq < seq <= self._high_mark:
                 continue
             slot = self._log.slot(seq, view=self._view, now_s=now_s)
@@ -1013,7 +1062,6 @@ class Replica:
                 out.append(Broadcast(envelope=slot.prepares[self._id]))
         out.append(EnteredView(replica=self._id, view=self._view))
         self._view_changes = {r: c for r, c in self._view_changes.items() if c.view > self._view}
-        last_planned = plan.pre_prepares[-1][0] if plan.pre_prepares else plan.stable_seq
         if self._is_primary:
             self._next_seq = Seq(max(last_planned, self._last_executed, self._stable_seq) + 1)
             for member in pre_prepares:

@@ -361,3 +361,67 @@ def test_prepared_certificate_with_too_few_prepares_is_invalid() -> None:
             verifier=Verifier(config=cluster.config, keyring=cluster.keyring),
         )
         assert isinstance(result, str)
+
+
+def test_normal_pre_prepare_cannot_reuse_a_seq_decided_by_new_view() -> None:
+    """O fixes every seq up to max-s; the new primary may not propose another batch there."""
+    from pbft.messages import Prepare, PreparedCertificate
+    from pbft.replica.view_change import check_view_change
+
+    cluster = Cluster(config())
+    cluster.start()
+    verifier = Verifier(config=cluster.config, keyring=cluster.keyring)
+    a, b = cluster.request("c0", b"a"), cluster.request("c1", b"b")
+    pp0 = sign(
+        cluster.signer(0),
+        PrePrepare(view=View(0), seq=Seq(2), digest=batch_digest((a,)), batch=(a,)),
+    )
+    prepares = tuple(
+        sign(
+            cluster.signer(r),
+            Prepare(view=View(0), seq=Seq(2), digest=batch_digest((a,)), replica=ReplicaId(r)),
+        )
+        for r in (2, 3)
+    )
+    certificate = PreparedCertificate(pre_prepare=pp0, prepares=prepares)
+    vcs = []
+    for r in (0, 2, 3):
+        prepared = (certificate,) if r == 2 else ()
+        envelope = sign(
+            cluster.signer(r),
+            ViewChange(
+                new_view=View(1),
+                stable_seq=Seq(0),
+                checkpoint_proof=(),
+                prepared=prepared,
+                replica=ReplicaId(r),
+            ),
+        )
+        checked = check_view_change(envelope, config=cluster.config, verifier=verifier)
+        assert isinstance(checked, CheckedViewChange)
+        vcs.append(checked)
+    plan = compute_new_view_plan(View(1), vcs)
+    o = tuple(
+        sign(cluster.signer(1), PrePrepare(view=View(1), seq=seq, digest=d, batch=batch))
+        for seq, d, batch in plan.pre_prepares
+    )
+    nv = sign(
+        cluster.signer(1),
+        NewView(view=View(1), view_changes=tuple(c.envelope for c in vcs), pre_prepares=o),
+    )
+    effects = cluster.inject(3, nv)
+    assert [e.view for e in effects if isinstance(e, EnteredView)] == [1]
+    # Seq 1 is a null request in O; the primary may not fill it with b now.
+    sneaky = sign(
+        cluster.signer(1),
+        PrePrepare(view=View(1), seq=Seq(1), digest=batch_digest((b,)), batch=(b,)),
+    )
+    cluster.inject(3, sneaky)
+    assert cluster.replicas[3].rejections == {"conflicting-pre-prepare": 1}
+    # Seq 3 is beyond max-s: a fresh pre-prepare is fine.
+    fresh = sign(
+        cluster.signer(1),
+        PrePrepare(view=View(1), seq=Seq(3), digest=batch_digest((b,)), batch=(b,)),
+    )
+    effects = cluster.inject(3, fresh)
+    assert any(isinstance(e, Broadcast) for e in effects)
