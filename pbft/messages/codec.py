@@ -143,6 +143,8 @@ _KIND_NAMES: Final[Mapping[type, str]] = {
 
 def _kind(value: object) -> str:
     """What a decoded CBOR value (or a wrongly typed attribute) is, for error messages."""
+    if type(value) is list and not value:
+        return "an empty array"
     return _KIND_NAMES.get(type(value), type(value).__name__)
 
 

@@ -237,7 +237,7 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
     ("undefined", b"\xf7", "got undefined"),
     ("simple value", b"\xf0", "got a simple value"),
     ("float", cbor2.dumps(1.5), "got a float"),
-    ("empty array", b"\x80", "expected an Envelope array, got an array"),
+    ("empty array", b"\x80", "expected an Envelope array, got an empty array"),
     ("bare payload", encode(PREPARE), "expected an Envelope (type tag 0), got tag 3"),
     ("text tag", frame("0", "r1", [3], SIGNATURE), "got a text string"),
     ("missing signature", frame(0, "r1", [3, 0, 1, DIGEST, 1]), "Envelope needs 3 fields"),
@@ -245,7 +245,7 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
     # payload type
     ("unknown type", frame(0, "r1", [99, 0], SIGNATURE), "unknown message type tag 99"),
     ("envelope as payload", frame(0, "r1", [0, "r1", [3], SIGNATURE], SIGNATURE), "an Envelope"),
-    ("empty payload", frame(0, "r1", [], SIGNATURE), "expected a message array"),
+    ("empty payload", frame(0, "r1", [], SIGNATURE), "expected a message array, got an empty"),
     ("payload map", frame(0, "r1", {3: 0}, SIGNATURE), "expected a message array, got a map"),
     ("negative type", frame(0, "r1", [-3, 0, 1, DIGEST, 1], SIGNATURE), "tag -3"),
     ("boolean type", frame(0, "r1", [True, 0, 1, DIGEST, 1], SIGNATURE), "got a boolean"),
