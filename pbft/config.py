@@ -80,9 +80,7 @@ class Config:
         if self.batch_delay_s < 0:
             raise ConfigError(f"batch_delay_s must be >= 0, got {self.batch_delay_s}")
         if self.checkpoint_interval < 1:
-            raise ConfigError(
-                f"checkpoint_interval must be >= 1, got {self.checkpoint_interval}"
-            )
+            raise ConfigError(f"checkpoint_interval must be >= 1, got {self.checkpoint_interval}")
         if self.window_size < self.checkpoint_interval:
             raise ConfigError(
                 f"window_size ({self.window_size}) must be >= checkpoint_interval "

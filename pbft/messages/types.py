@@ -21,7 +21,7 @@ SIGNATURE_SIZE = 64
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """<REQUEST, o, t, c> (§4.1): operation ``operation`` of ``client`` with timestamp ``timestamp``.
+    """<REQUEST, o, t, c> (§4.1): ``client`` asks to run ``operation``, numbered ``timestamp``.
 
     Timestamps of one client strictly increase; a replica executes each (client, timestamp)
     at most once and answers retransmissions from its reply cache.

@@ -25,7 +25,7 @@ class RunStarted:
     seed: int
     n: int
     f: int
-    faulty: tuple[str, ...]  # principals that are not correct (Byzantine or crash-stop)
+    faulty: tuple[str, ...]  # Byzantine principals; crashed replicas stay correct until they crash
 
 
 @attrs.frozen(kw_only=True)
@@ -258,7 +258,9 @@ class TraceFormatError(ValueError):
 
 def _plain(value: Any) -> Any:
     if attrs.has(type(value)):
-        return {field.name: _plain(getattr(value, field.name)) for field in attrs.fields(type(value))}
+        return {
+            field.name: _plain(getattr(value, field.name)) for field in attrs.fields(type(value))
+        }
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
     return value
