@@ -642,6 +642,7 @@ class Replica:
         #1119). Holding these messages back avoids a needless stall; the hold is bounded by
         the window and by 2n + 1 messages per seq.
         """
+        # Deviation (§4.2): held back instead of dropped; checked in full when processed.
         if not self._high_mark < seq <= self._high_mark + self._config.window_size:
             return False
         held = self._early.setdefault(seq, [])
@@ -1001,6 +1002,7 @@ class Replica:
             return
         plan, _ = checked
         if new_view.view > self._view:
+            # Deviation (§4.4): V proves a quorum moved, so we follow without a VIEW-CHANGE.
             self._view = new_view.view
             self._active = False
             self._view_change_attempts = max(self._view_change_attempts, 1)
@@ -1071,6 +1073,7 @@ class Replica:
                 if self._assigned.get(client, -1) < _timestamp(request):
                     self._queue[client] = request
         else:
+            # Deviation (§4.4): hand the new primary the requests we still wait for.
             primary = replica_principal(self._config.primary(self._view))
             for client in sorted(self._waiting):
                 out.append(Send(to=primary, envelope=self._waiting[client]))
@@ -1083,6 +1086,7 @@ class Replica:
         self._propose(now_s, out, flush=True)
 
     def _has_pending_work(self) -> bool:
+        # Deviation (§4.4): accepted pre-prepares not yet executed count as waiting too.
         return bool(self._waiting) or self._max_pre_prepared > self._last_executed
 
     def _view_change_timeout_s(self) -> float:
@@ -1102,6 +1106,7 @@ class Replica:
         # Deviation (§4.5.2): a lost message is only recovered by the next Status exchange,
         # so a timer shorter than two status periods would turn every loss into a view change.
         base_s = max(base_s, 2 * config.status_interval_s)
+        # Deviation (§4.5.2): the doubling stops after MAX_BACKOFF_EXPONENT view changes.
         exponent = min(max(self._view_change_attempts - 1, 0), MAX_BACKOFF_EXPONENT)
         return float(base_s * 2**exponent)
 
@@ -1313,6 +1318,7 @@ class Replica:
             if _pre_prepare_of(slot.committed.pre_prepare).digest != checked.digest:
                 self._reject(out, envelope, reasons.CONFLICTING_CERTIFICATE, f"seq {seq}")
             return
+        # Deviation (ours): commit certificates transfer the log tail above the checkpoint.
         slot.committed = certificate
         out.append(Persist(key=persistence.slot_key(seq), value=self._encoder.slot(slot)))
         self._execute_ready(now_s, out)
