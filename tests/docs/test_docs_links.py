@@ -1,0 +1,269 @@
+"""Every link, file path and code name written in docs/ points at something that exists.
+
+Docs rot silently: a renamed module or scenario leaves a dead reference that no reader
+reports until someone follows it. Each Markdown file under docs/ is parsed with markdown-it
+(already installed with rich) and checked:
+
+1. every relative link exists, and a ``#fragment`` into a Markdown file names one of its
+   headings (GitHub's anchor rules);
+2. every repository path written anywhere in the text, code blocks included
+   (``scenarios/....toml``, ``pbft/....py``, ``crypto/``, ``adversary/``, ``tests/``,
+   ``docs/....md``), exists; only fenced ``text`` blocks (sample output, which may name an
+   illustrative file) are skipped;
+3. in the failure-models guide and the glossary, which tell the reader where the code for each
+   idea lives, every dotted name such as ``pbft.timeouts.LatencyEstimator`` imports;
+4. the trace-reading command of the fencing-tokens page runs and prints what the page says.
+
+Each checker is also run on a small synthetic document that must fail it, so the test can
+fail when the docs are wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+# Docs whose dotted code names must import: the ones that send the reader to the code.
+CODE_NAME_DOCS = ("failure-models/", "glossary.md")
+
+_PATH = re.compile(
+    r"(?<![\w./-])"  # not the tail of a longer path or of a URL
+    r"((?:scenarios|pbft|crypto|adversary|tests)/(?:[\w-]+/)*[\w-]+\.(?:toml|py)"
+    r"|docs/(?:[\w-]+/)*[\w-]+\.md)"
+    r"(?![\w/-])"
+)
+_CODE_NAME = re.compile(r"(?:pbft|crypto|adversary)(?:\.[A-Za-z_]\w*)+")
+_EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto: ...
+
+_markdown = MarkdownIt("commonmark")
+
+
+def doc_files() -> list[Path]:
+    return sorted(DOCS.rglob("*.md"))
+
+
+def _walk(tokens: list[Token]) -> Iterator[Token]:
+    for token in tokens:
+        yield token
+        if token.children:
+            yield from _walk(token.children)
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to hyphens."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return slug.replace(" ", "-")
+
+
+def heading_anchors(text: str) -> set[str]:
+    """Every anchor a Markdown document defines, with GitHub's -1, -2 suffixes for repeats."""
+    tokens = _markdown.parse(text)
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        inline = tokens[index + 1]
+        words = "".join(
+            child.content
+            for child in _walk(inline.children or [])
+            if child.type in ("text", "code_inline")
+        )
+        slug = github_slug(words)
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def relative_links(text: str) -> list[str]:
+    """Targets of links and images that point inside the repository."""
+    targets = []
+    for token in _walk(_markdown.parse(text)):
+        if token.type == "link_open":
+            target = str(token.attrs.get("href", ""))
+        elif token.type == "image":
+            target = str(token.attrs.get("src", ""))
+        else:
+            continue
+        if target and not _EXTERNAL.match(target):
+            targets.append(target)
+    return targets
+
+
+def broken_links(doc: Path, text: str) -> list[str]:
+    """Each relative link of ``doc`` whose file or heading does not exist, with the reason."""
+    problems = []
+    for target in relative_links(text):
+        path_part, _, fragment = target.partition("#")
+        path = (doc.parent / path_part).resolve() if path_part else doc
+        if not path.exists():
+            problems.append(f"{target}: no such file {path}")
+            continue
+        if fragment and path.suffix == ".md":
+            anchors = heading_anchors(path.read_text(encoding="utf-8"))
+            if fragment not in anchors:
+                problems.append(f"{target}: {path.name} has no heading #{fragment}")
+    return problems
+
+
+def _without_sample_output(text: str) -> str:
+    """``text`` minus fenced ``text`` blocks: sample output may name an illustrative file."""
+    lines = text.splitlines()
+    for token in _markdown.parse(text):
+        if token.type == "fence" and token.info.strip() == "text" and token.map is not None:
+            start, end = token.map
+            lines[start:end] = [""] * (end - start)
+    return "\n".join(lines)
+
+
+def missing_paths(text: str) -> list[str]:
+    """Repository paths named in ``text`` (outside sample output) that do not exist."""
+    named = sorted(set(_PATH.findall(_without_sample_output(text))))
+    return [path for path in named if not (ROOT / path).exists()]
+
+
+def _resolves(name: str) -> bool:
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+def unresolved_code_names(text: str) -> list[str]:
+    """Dotted names in inline code that do not import as a module or module attribute."""
+    names: set[str] = set()
+    for token in _walk(_markdown.parse(text)):
+        if token.type == "code_inline":
+            names.update(match.group(0) for match in _CODE_NAME.finditer(token.content))
+    return [name for name in sorted(names) if not _resolves(name)]
+
+
+def _relative(doc: Path) -> str:
+    return doc.relative_to(DOCS).as_posix()
+
+
+@pytest.mark.parametrize("doc", doc_files(), ids=_relative)
+def test_relative_links_in_docs_reach_existing_files_and_headings(doc: Path) -> None:
+    assert broken_links(doc, doc.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("doc", doc_files(), ids=_relative)
+def test_paths_named_in_docs_exist(doc: Path) -> None:
+    assert missing_paths(doc.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [doc for doc in doc_files() if _relative(doc).startswith(CODE_NAME_DOCS)],
+    ids=_relative,
+)
+def test_code_names_in_failure_models_guide_and_glossary_import(doc: Path) -> None:
+    assert unresolved_code_names(doc.read_text(encoding="utf-8")) == []
+
+
+def test_docs_index_lists_every_docs_file() -> None:
+    index = DOCS / "README.md"
+    listed = {
+        (index.parent / target.partition("#")[0]).resolve()
+        for target in relative_links(index.read_text(encoding="utf-8"))
+    }
+    top_level = [doc for doc in doc_files() if doc.parent == DOCS and doc != index]
+    guide_index = DOCS / "failure-models" / "README.md"
+    unlisted = [_relative(doc) for doc in [*top_level, guide_index] if doc not in listed]
+    assert unlisted == []
+
+
+def test_link_checker_reports_a_missing_file_and_a_missing_heading(tmp_path: Path) -> None:
+    other = tmp_path / "other.md"
+    other.write_text("# Real heading\n\n## Real heading\n", encoding="utf-8")
+    doc = tmp_path / "doc.md"
+    text = (
+        "[ok](other.md#real-heading) [repeat](other.md#real-heading-1) [web](https://x.org/y)\n"
+        "[gone](missing.md) [bad anchor](other.md#imagined) `[in code](nowhere.md)`\n"
+    )
+    problems = broken_links(doc, text)
+    assert len(problems) == 2
+    assert problems[0].startswith("missing.md: no such file")
+    assert problems[1] == "other.md#imagined: other.md has no heading #imagined"
+
+
+def test_path_checker_reports_only_paths_that_do_not_exist() -> None:
+    text = (
+        "Run `pbft run scenarios/no-such-scenario.toml`; see pbft/config.py and\n"
+        "```sh\ncat pbft/imagined/module.py\n```\n"
+        "Globs (scenarios/*.toml) and URLs (https://example.org/pbft/x.py) are not paths.\n"
+        "```text\ninvalid scenario scenarios/example.toml: sample output\n```\n"
+    )
+    assert missing_paths(text) == ["pbft/imagined/module.py", "scenarios/no-such-scenario.toml"]
+
+
+def test_code_name_checker_reports_names_that_do_not_import() -> None:
+    text = "`pbft.config.Config.quorum`, `pbft.config.quorum_size` and `pbft.config.no_such_name`"
+    assert unresolved_code_names(text) == ["pbft.config.no_such_name"]
+
+
+def test_github_slug_drops_punctuation_and_keeps_hyphens() -> None:
+    assert github_slug("Safety vs. liveness: `is_prepared`") == "safety-vs-liveness-is_prepared"
+    assert github_slug("Crash-stop, crash-recovery") == "crash-stop-crash-recovery"
+
+
+def _fenced_after(text: str, marker: str, info: str) -> str:
+    """The content of the first fenced ``info`` block after the line containing ``marker``."""
+    after = text[text.index(marker) :]
+    for token in _markdown.parse(after):
+        if token.type == "fence" and token.info.strip() == info:
+            return token.content
+    raise AssertionError(f"no {info} block after {marker!r}")
+
+
+@pytest.mark.slow
+def test_fencing_tokens_page_commands_print_the_output_the_page_shows(tmp_path: Path) -> None:
+    """Run the page's two commands as a reader would and compare with the page's output."""
+    page = (DOCS / "failure-models" / "fencing-tokens.md").read_text(encoding="utf-8")
+    heredoc = re.search(r"<<'EOF'\n(.*?)\nEOF\n", page, re.DOTALL)
+    assert heredoc is not None
+    shown = _fenced_after(page, "With the file's seed it prints", "text")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    scenario = ROOT / "scenarios" / "fencing-tokens.toml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pbft.cli", "run", str(scenario), "--trace", "fencing.jsonl"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    read = subprocess.run(
+        [sys.executable, "-"],
+        input=heredoc.group(1) + "\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout == shown
+    assert "stale-token" in shown  # the page's point: overtaken tokens are refused
