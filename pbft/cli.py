@@ -41,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(module=module)
         _load(module).add_arguments(sub)
-    bench = commands.add_parser("bench", help="print performance figures for this machine")
+    bench = commands.add_parser(
+        "bench",
+        help="print performance figures for this machine",
+        description="Print performance figures for this machine (never part of the tests).",
+    )
+    bench.set_defaults(help_parser=bench)
     benchmarks = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", parser_class=_Parser)
     for name, module, help_text in BENCHMARKS:
         sub = benchmarks.add_parser(name, help=help_text, description=help_text)
@@ -59,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     module = getattr(args, "module", None)
     if module is None:
-        parser.print_help()
+        getattr(args, "help_parser", parser).print_help(sys.stderr)
         return 2
     try:
         code: int = _load(module).main(args)

@@ -1,0 +1,40 @@
+"""The ``pbft`` entry point: subcommands are listed and misuse exits 2 without a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from pbft.cli import main
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "keys", "bench"):
+        assert command in out
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_bench_without_a_benchmark_lists_the_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench"]) == 2
+    err = capsys.readouterr().err
+    assert "crypto" in err
+    assert "sim" in err
+
+
+@pytest.mark.parametrize("argv", [["frobnicate"], ["bench", "nothing"], ["run", "--seed", "x"]])
+def test_unknown_commands_and_bad_arguments_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err
+    assert "Traceback" not in err
