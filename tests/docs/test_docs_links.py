@@ -12,7 +12,8 @@ reports until someone follows it. Each Markdown file under docs/ is parsed with 
    illustrative file) are skipped;
 3. in the failure-models guide and the glossary, which tell the reader where the code for each
    idea lives, every dotted name such as ``pbft.timeouts.LatencyEstimator`` imports;
-4. the trace-reading command of the fencing-tokens page runs and prints what the page says.
+4. the trace-reading command of the fencing-tokens page runs and prints what the page says,
+   and the runs the pages walk through show what the pages say they show.
 
 Each checker is also run on a small synthetic document that must fail it, so the test can
 fail when the docs are wrong.
@@ -31,6 +32,10 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from pbft.scenario.loader import load_scenario
+from pbft.scenario.run import run_scenario
+from pbft.trace import records as tr
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -237,7 +242,6 @@ def _fenced_after(text: str, marker: str, info: str) -> str:
     raise AssertionError(f"no {info} block after {marker!r}")
 
 
-@pytest.mark.slow
 def test_fencing_tokens_page_commands_print_the_output_the_page_shows(tmp_path: Path) -> None:
     """Run the page's two commands as a reader would and compare with the page's output."""
     page = (DOCS / "failure-models" / "fencing-tokens.md").read_text(encoding="utf-8")
@@ -267,3 +271,72 @@ def test_fencing_tokens_page_commands_print_the_output_the_page_shows(tmp_path: 
     assert read.returncode == 0, read.stderr
     assert read.stdout == shown
     assert "stale-token" in shown  # the page's point: overtaken tokens are refused
+
+
+# The failure-models pages tell the reader what a run of each scenario shows. These tests run
+# the scenarios and check those statements, so a change in the code that makes a page wrong
+# fails here and the page gets updated with it.
+
+
+def _records(name: str) -> tuple[tr.Record, ...]:
+    result = run_scenario(load_scenario(ROOT / "scenarios" / f"{name}.toml"))
+    assert result.passed
+    return result.records
+
+
+def _view_change_timers(records: tuple[tr.Record, ...]) -> list[tr.TimerFired]:
+    return [r for r in records if isinstance(r, tr.TimerFired) and r.timer == "view-change"]
+
+
+def test_split_brain_page_describes_the_run() -> None:
+    records = _records("split-brain")
+    partition = next(r.t for r in records if isinstance(r, tr.NetworkChanged))
+    heal = next(r.t for r in records if isinstance(r, tr.NetworkChanged) and r.action == "heal")
+    executed = [r for r in records if isinstance(r, tr.Executed)]
+    cut_off = [r for r in executed if partition < r.t < heal]
+    # Step 1 and 2: r0 executes nothing while cut off; the quorum side does, in view 1.
+    assert cut_off
+    assert all(r.replica != 0 and r.view == 1 for r in cut_off)
+    assert any(
+        isinstance(r, tr.Dropped) and r.src == "r0" and r.kind == "PrePrepare" for r in records
+    )
+    entered = [(r.replica, r.view, r.t) for r in records if isinstance(r, tr.ViewEntered)]
+    assert {(replica, view) for replica, view, t in entered if t < heal} >= {(1, 1), (2, 1), (3, 1)}
+    # Step 3: after the heal r0 enters view 1 and catches up by state transfer.
+    assert any(replica == 0 and view == 1 and t >= heal for replica, view, t in entered)
+    assert any(
+        isinstance(r, tr.Delivered) and r.dst == "r0" and r.kind == "StateSnapshot" for r in records
+    )
+    assert any(r.replica == 0 and r.t > heal for r in executed)
+    # The lone view change the page admits to: r0 asks for view 2, nobody follows.
+    assert any(isinstance(r, tr.Sent) and r.src == "r0" and r.kind == "ViewChange" for r in records)
+    assert all(view <= 1 for _, view, _ in entered)
+    assert any(r.replica == 0 and r.view == 2 for r in executed)
+
+
+def test_clock_pages_describe_which_timers_fire_first() -> None:
+    records = _records("clock-skew-drift")
+    fired = [r.node for r in _view_change_timers(records)]
+    assert fired[:2] == ["r1", "r3"]  # fast clock first, true clock next
+    assert "r2" not in fired  # the slow clock joins on f + 1 view changes instead
+    assert any(isinstance(r, tr.Sent) and r.src == "r2" and r.kind == "ViewChange" for r in records)
+
+
+def test_pause_page_describes_wrong_view_rejections_on_both_sides() -> None:
+    records = _records("primary-gc-pause")
+    resumed = next(r.t for r in records if isinstance(r, tr.Resumed))
+    rejected = [r for r in records if isinstance(r, tr.Rejected) and r.reason == "wrong-view"]
+    assert any(r.node == "r0" and r.t == resumed for r in rejected)
+    assert {r.node for r in rejected if r.sender == "r0"} == {"r1", "r2", "r3"}
+    assert {r.node for r in _view_change_timers(records)} == {"r1", "r2", "r3"}
+
+
+def test_timeouts_page_describes_the_gap_after_a_primary_crash() -> None:
+    records = _records("primary-crash")
+    crashed = next(r.t for r in records if isinstance(r, tr.Crashed))
+    timers = _view_change_timers(records)
+    assert {r.node for r in timers} == {"r1", "r2", "r3"}
+    assert all(1.0 < r.t - crashed < 1.5 for r in timers)  # "a little over a second"
+    first_view_1 = min(r.t for r in records if isinstance(r, tr.ViewEntered) and r.view == 1)
+    executed = [r.t for r in records if isinstance(r, tr.Executed)]
+    assert not [t for t in executed if crashed + 0.1 < t < first_view_1]
