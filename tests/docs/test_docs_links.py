@@ -340,3 +340,57 @@ def test_timeouts_page_describes_the_gap_after_a_primary_crash() -> None:
     first_view_1 = min(r.t for r in records if isinstance(r, tr.ViewEntered) and r.view == 1)
     executed = [r.t for r in records if isinstance(r, tr.Executed)]
     assert not [t for t in executed if crashed + 0.1 < t < first_view_1]
+
+
+def _network_times(records: tuple[tr.Record, ...], action: str) -> list[float]:
+    return [r.t for r in records if isinstance(r, tr.NetworkChanged) and r.action == action]
+
+
+def test_partition_pages_describe_who_executes_while_cut_off() -> None:
+    minority = _records("minority-partition")
+    (start,), (heal,) = _network_times(minority, "partition"), _network_times(minority, "heal")
+    during = {r.replica for r in minority if isinstance(r, tr.Executed) and start < r.t < heal}
+    assert during == {0, 1, 2}
+    # The page says the run ends at the heal, before r3 could catch up.
+    assert not [r for r in minority if isinstance(r, tr.Executed) and r.t >= heal]
+
+    no_quorum = _records("no-quorum-partition")
+    (start,), (heal,) = _network_times(no_quorum, "partition"), _network_times(no_quorum, "heal")
+    executed = [r.t for r in no_quorum if isinstance(r, tr.Executed)]
+    assert not [t for t in executed if start < t < heal]
+    assert [t for t in executed if t > heal]
+
+
+def test_system_models_page_describes_the_crash_runs() -> None:
+    cascading = _records("cascading-primary-failures")
+    entered = {(r.replica, r.view) for r in cascading if isinstance(r, tr.ViewEntered)}
+    assert {view for _, view in entered} == {0, 2}
+    assert {replica for replica, view in entered if view == 2} == {2, 3, 4, 5, 6}
+    assert len(_view_change_timers(cascading)) == 10  # twice on each of r2..r6
+
+    recovery = _records("backup-crash-recovery")
+    restarted = next(r.t for r in recovery if isinstance(r, tr.Restarted))
+    # The page says this run ends before the restarted r2 executes anything again.
+    assert not [
+        r for r in recovery if isinstance(r, tr.Executed) and r.replica == 2 and r.t >= restarted
+    ]
+
+
+def test_byzantine_pages_describe_what_the_correct_nodes_reject() -> None:
+    lying = _records("lying-replicas-f1")
+    wrong = [r for r in lying if isinstance(r, tr.Rejected) and r.reason == "wrong-result"]
+    assert wrong
+    assert {r.sender for r in wrong} == {"r2"}
+    assert {r.node for r in wrong} == {"c0", "c1"}
+
+    mutating = _records("mutating-replica-f1")
+    correct_replicas = ("r0", "r1", "r2")
+    reasons = {
+        r.reason for r in mutating if isinstance(r, tr.Rejected) and r.node in correct_replicas
+    }
+    assert {"wrong-sender", "bad-signature", "outside-window", "wrong-view"} <= reasons
+
+    equivocation = _records("equivocation-f1")
+    correct = [r for r in equivocation if isinstance(r, tr.Executed) and r.replica != 0]
+    assert correct
+    assert all(r.view == 1 for r in correct)
