@@ -1,0 +1,71 @@
+"""Certificates checked member by member: pbft/replica/certificates.py."""
+
+from __future__ import annotations
+
+import attrs
+
+from pbft.config import Config
+from pbft.ids import ReplicaId, Seq, View
+from pbft.messages import Checkpoint, Commit, CommitCertificate, PrePrepare, batch_digest, sign
+from pbft.replica.certificates import check_checkpoint_proof, check_commit_certificate
+from pbft.replica.verifier import Verifier
+from tests.pbft.replica.harness import cluster_keys
+
+CONFIG = Config.for_f(1, checkpoint_interval=4, window_size=8)
+SIGNERS, KEYRING = cluster_keys(4)
+
+
+def verifier() -> Verifier:
+    return Verifier(config=CONFIG, keyring=KEYRING)
+
+
+def checkpoint(replica: int, seq: int = 4, digest: bytes = b"\1" * 32):  # type: ignore[no-untyped-def]
+    payload = Checkpoint(seq=Seq(seq), state_digest=digest, replica=ReplicaId(replica))
+    return sign(SIGNERS[f"r{replica}"], payload)
+
+
+def test_checkpoint_proof_needs_a_quorum_of_matching_distinct_votes() -> None:
+    good = (checkpoint(0), checkpoint(1), checkpoint(2))
+    assert (
+        check_checkpoint_proof(good, seq=Seq(4), config=CONFIG, verifier=verifier()) == b"\1" * 32
+    )
+    problems = [
+        good[:2],  # too few
+        (checkpoint(0), checkpoint(0), checkpoint(1)),  # duplicate replica
+        (checkpoint(0), checkpoint(1), checkpoint(2, digest=b"\2" * 32)),  # disagree
+        (checkpoint(0), checkpoint(1), checkpoint(2, seq=8)),  # other seq
+        (checkpoint(0), checkpoint(1), attrs.evolve(checkpoint(2), signature=bytes(64))),
+        (checkpoint(0), checkpoint(1), attrs.evolve(checkpoint(2), sender="r3")),
+    ]
+    for proof in problems:
+        result = check_checkpoint_proof(proof, seq=Seq(4), config=CONFIG, verifier=verifier())
+        assert isinstance(result, str), proof
+    assert isinstance(
+        check_checkpoint_proof(good, seq=Seq(3), config=CONFIG, verifier=verifier()), str
+    )
+
+
+def test_commit_certificate_needs_the_primary_pre_prepare_and_a_quorum_of_commits() -> None:
+    pp = PrePrepare(view=View(1), seq=Seq(2), digest=batch_digest(()), batch=())
+    commits = tuple(
+        sign(
+            SIGNERS[f"r{r}"],
+            Commit(view=View(1), seq=Seq(2), digest=pp.digest, replica=ReplicaId(r)),
+        )
+        for r in (0, 2, 3)
+    )
+    good = CommitCertificate(pre_prepare=sign(SIGNERS["r1"], pp), commits=commits)
+    assert check_commit_certificate(good, config=CONFIG, verifier=verifier()) == pp
+    not_primary = attrs.evolve(good, pre_prepare=sign(SIGNERS["r2"], pp))
+    too_few = attrs.evolve(good, commits=commits[:2])
+    other_view = attrs.evolve(
+        good,
+        pre_prepare=sign(SIGNERS["r2"], attrs.evolve(pp, view=View(2))),
+    )
+    wrong_digest = attrs.evolve(
+        good, pre_prepare=sign(SIGNERS["r1"], attrs.evolve(pp, digest=bytes(32)))
+    )
+    for certificate in (not_primary, too_few, other_view, wrong_digest):
+        assert isinstance(
+            check_commit_certificate(certificate, config=CONFIG, verifier=verifier()), str
+        )
