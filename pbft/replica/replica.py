@@ -132,6 +132,7 @@ class Replica:
         self._proven: tuple[Seq, bytes, tuple[Envelope, ...]] | None = None
         self._proven_since_s = 0.0
         self._fetch_served_s: dict[ReplicaId, float] = {}
+        self._status_served_s: dict[ReplicaId, float] = {}
 
         # Requests (§4.1): the reply cache, requests known but not executed, the primary's queue.
         self._replies: dict[str, CachedReply] = {}
@@ -247,6 +248,10 @@ class Replica:
             out.append(Broadcast(envelope=self._status_envelope()))
             if not self._active and self._own_view_change is not None:
                 out.append(Broadcast(envelope=self._own_view_change))
+            elif not self._active:
+                # We crashed between persisting the view and the VIEW-CHANGE: none was sent,
+                # so building it now promises nothing new.
+                self._send_view_change(now_s, out)
         self._restart_view_change_timer = True
         self._sync_view_change_timer(now_s, out)
         return out
@@ -869,6 +874,15 @@ class Replica:
         if self._batch_timer_armed:
             self._batch_timer_armed = False
             out.append(StopTimer(timer=BATCH_TIMER))
+        if self._view_change_timer_armed:
+            self._view_change_timer_armed = False
+            out.append(StopTimer(timer=VIEW_CHANGE_TIMER))
+        self._send_view_change(now_s, out)
+
+    def _send_view_change(self, now_s: float, out: list[Effect]) -> None:
+        """Build, persist and multicast our VIEW-CHANGE for the view we are changing to."""
+        assert not self._active
+        view = self._view
         prepared = tuple(
             slot.prepared
             for slot in (self._log.get(seq) for seq in self._log.seqs())
@@ -898,9 +912,6 @@ class Replica:
                 _seq_of(cert.pre_prepare): _pre_prepare_of(cert.pre_prepare) for cert in prepared
             },
         )
-        if self._view_change_timer_armed:
-            self._view_change_timer_armed = False
-            out.append(StopTimer(timer=VIEW_CHANGE_TIMER))
         self._maybe_send_new_view(now_s, out)
 
     def on_view_change(
@@ -1175,6 +1186,10 @@ class Replica:
         execution: the commit certificates we still hold. Same view: our own pre-prepare,
         prepare and commit for slots that have been open for a status period.
         """
+        last_s = self._status_served_s.get(sender)
+        if last_s is not None and now_s - last_s < self._config.status_interval_s / 2:
+            return  # answered recently: a faulty peer cannot make us stream retransmissions
+        self._status_served_s[sender] = now_s
         to = replica_principal(sender)
         if status.view < self._view:
             self._help_behind(to, out)

@@ -6,7 +6,7 @@ from pbft.config import Config
 from pbft.effects import Broadcast, Persist, Send
 from pbft.ids import ReplicaId, Seq, View
 from pbft.messages import Prepare, PrePrepare, ViewChange, batch_digest, sign
-from pbft.replica import Replica
+from pbft.replica import Replica, persistence
 from pbft.replica.persistence import StoredStateError
 from tests.pbft.replica.harness import CLIENTS, Cluster, ListService
 
@@ -162,3 +162,16 @@ def test_unreadable_storage_is_a_clear_error() -> None:
             service=ListService(),
             stored={"view": b"\xff\xff"},
         )
+
+
+def test_replica_that_crashed_before_persisting_its_view_change_sends_one_on_restart() -> None:
+    cluster = Cluster(config())
+    cluster.stored[2] = {"view": persistence.encode_view(View(1), active=False)}
+    cluster.recover(2)
+    sent = [
+        e.envelope.payload
+        for e in cluster.effects[2]
+        if isinstance(e, Broadcast) and isinstance(e.envelope.payload, ViewChange)
+    ]
+    assert [(vc.new_view, vc.replica) for vc in sent] == [(1, 2)]
+    assert persistence.VIEW_CHANGE_KEY in cluster.stored[2]
