@@ -21,7 +21,7 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("**/*.toml"))
 def explain(result: RunResult) -> str:
     lines = [f"{result.scenario.name} (seed {result.seed}) did not meet its expectations:"]
     lines += [
-        f"  expect {item.name} to {item.wanted}: observed {item.observed}"
+        f"  expect {item.name} {item.wanted}: observed {item.observed}"
         for item in result.expectations
         if not item.met
     ]

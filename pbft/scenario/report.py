@@ -11,7 +11,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from pbft.scenario.checkers import LivenessVerdict, Verdict, Violation
 from pbft.scenario.run import RunResult
@@ -111,21 +110,20 @@ def print_report(console: Console, result: RunResult, *, trace_path: str | None 
         f"{result.views}, virtual time {result.virtual_time_s:.3f}s"
         + (f" ({escape(result.end_reason)})" if result.end_reason else "")
     )
-    table = Table(show_header=False, box=None, padding=(0, 1, 0, 2))
+    width = max(len(name) for name in result.verdicts)
     for name, verdict in result.verdicts.items():
-        status = "[green]held[/]" if verdict.ok else "[red]failed[/]"
+        status = "[green]held  [/]" if verdict.ok else "[red]FAILED[/]"
         text = escape(verdict.summary)
         if verdict.first is not None:
             more = verdict.violation_count - 1
             text = escape(describe_violation(verdict.first)) + (
                 f" [dim](+{more} more)[/]" if more else ""
             )
-        table.add_row(name, status, text)
-    console.print(table)
+        console.print(f"  {name:<{width}}  {status}  {text}")
     for item in result.expectations:
         status = "[green]met[/]" if item.met else "[red]NOT met[/]"
         console.print(
-            f"  expect {item.name} to {escape(item.wanted)}: observed "
+            f"  expect {item.name} {escape(item.wanted)}: observed "
             f"{escape(item.observed)}: {status}"
         )
     console.print(f"  [dim]trace sha256 {result.trace_sha256}[/]")

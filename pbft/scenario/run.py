@@ -191,13 +191,13 @@ def evaluate(expect: ExpectSpec, judgement: Judgement) -> tuple[Expectation, ...
         Expectation(
             name="safety",
             met=not broken if expect.safety else bool(broken),
-            wanted="hold" if expect.safety else "be violated",
+            wanted="to hold" if expect.safety else "to be violated",
             observed=safety_observed,
         ),
         Expectation(
             name="liveness",
             met=liveness.ok if expect.liveness else not liveness.ok,
-            wanted="hold" if expect.liveness else "fail",
+            wanted="to hold" if expect.liveness else "to fail",
             observed=liveness_observed,
         ),
     ]
