@@ -56,16 +56,16 @@ from pbft.messages import (
     sign,
 )
 from pbft.replica import persistence, reasons
-from pbft.replica.certificates import check_checkpoint_proof, check_commit_certificate
+from pbft.replica.certificates import check_commit_certificate
 from pbft.replica.checkpoints import (
     CachedReply,
     CheckpointVotes,
-    SnapshotError,
     decode_state,
     encode_state,
     state_digest,
 )
 from pbft.replica.log import Log, Slot
+from pbft.replica.state_transfer import check_state_snapshot
 from pbft.replica.status import ReplicaStatus
 from pbft.replica.verifier import Verifier
 from pbft.replica.view_change import (
@@ -1274,33 +1274,24 @@ class Replica:
         """
         if snapshot.seq <= self._last_executed:
             return  # we are already there
-        proven = check_checkpoint_proof(
-            snapshot.checkpoint_proof,
-            seq=snapshot.seq,
-            config=self._config,
-            verifier=self._verifier,
-        )
-        if isinstance(proven, str):
-            self._reject(out, envelope, reasons.INVALID_CERTIFICATE, proven)
-            return
-        if state_digest(snapshot.snapshot) != proven:
-            self._reject(out, envelope, reasons.BAD_SNAPSHOT, "snapshot does not match its proof")
+        verified = check_state_snapshot(snapshot, config=self._config, verifier=self._verifier)
+        if isinstance(verified, tuple):
+            self._reject(out, envelope, *verified)
             return
         try:
-            service_snapshot, replies = decode_state(snapshot.snapshot)
-            self._service.restore(service_snapshot)
-        except (SnapshotError, ValueError) as error:
-            self._reject(out, envelope, reasons.BAD_SNAPSHOT, str(error))
+            self._service.restore(verified.service_snapshot)
+        except ValueError as error:
+            self._reject(out, envelope, reasons.BAD_SNAPSHOT, f"service refused it: {error}")
             return
-        self._replies = replies
-        self._last_executed = snapshot.seq
-        for client, cached in sorted(replies.items()):
+        self._replies = dict(verified.replies)
+        self._last_executed = verified.seq
+        for client, cached in sorted(verified.replies.items()):
             self._forget_request(client, cached.timestamp)
-        own = self._sign(Checkpoint(seq=snapshot.seq, state_digest=proven, replica=self._id))
-        self._own_checkpoints[snapshot.seq] = (snapshot.snapshot, proven, own)
-        self._make_stable(
-            snapshot.seq, snapshot.snapshot, proven, snapshot.checkpoint_proof, now_s, out
+        own = self._sign(
+            Checkpoint(seq=verified.seq, state_digest=verified.digest, replica=self._id)
         )
+        self._own_checkpoints[verified.seq] = (verified.state, verified.digest, own)
+        self._make_stable(verified.seq, verified.state, verified.digest, verified.proof, now_s, out)
         out.append(Broadcast(envelope=own))
         self._restart_view_change_timer = True
         self._execute_ready(now_s, out)
