@@ -228,6 +228,9 @@ class Replica:
                     self._own_prepare(slot)
                 if slot.prepared is not None and _view_of(slot.prepared.pre_prepare) == slot.view:
                     self._own_commit(slot)
+        # O entries of the stored NEW-VIEW whose slots were not yet persisted at the crash are
+        # installed by the first step (as when the window moves).
+        self._window_moved = bool(self._new_view_pending)
         scratch: list[Effect] = []
         self._execute_ready(0.0, scratch, replay=True)
         self._next_seq = Seq(
