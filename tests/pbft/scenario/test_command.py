@@ -213,3 +213,20 @@ def test_the_pbft_command_wires_run_with_exit_code_2_for_invalid_files(
 
     assert pbft_main(["run", write(tmp_path, "name = 3\n")]) == 2
     assert "name: must be a string" in capsys.readouterr().err
+
+
+def test_the_progress_bar_shows_virtual_time_on_a_terminal_only() -> None:
+    import io
+
+    from rich.console import Console
+
+    s = scenario_from_dict({"name": "bar", "expect": {"within": "4s"}})
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with command._progress(console, s, 3, enabled=True) as on_progress:
+        assert on_progress is not None
+        on_progress(2.0)
+        on_progress(9.0)  # past the deadline: clamped
+    assert "bar seed 3" in screen.getvalue()
+    with command._progress(console, s, 3, enabled=False) as on_progress:
+        assert on_progress is None
