@@ -22,7 +22,7 @@ from typing import Any, Final, TypeVar, cast, get_args
 import attrs
 
 from pbft.config import Config, ConfigError
-from pbft.ids import MAX_U64, replica_of
+from pbft.ids import MAX_U64, ReplicaId, replica_of, replica_principal
 from pbft.scenario.model import (
     FAULT_ACTIONS,
     AppName,
@@ -287,6 +287,7 @@ class _ScenarioReader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.config: Config | None = None  # set by _cluster
 
     def read(self, data: Mapping[str, Any], default_name: str | None) -> Scenario:
         top = _Table(data, "", self.source)
@@ -406,7 +407,7 @@ class _ScenarioReader:
             app=cast(AppName, table.choice("app", default.app, get_args(AppName))),
         )
         try:  # the protocol's own validation is the last word on what a cluster may be
-            Config(
+            self.config = Config(
                 n=spec.size,
                 f=spec.f,
                 unsafe=spec.unsafe,
@@ -636,7 +637,11 @@ class _ScenarioReader:
                 )
             params_table = table.table("params")
             params = dict(params_table.data) if params_table is not None else {}
-            specs.append(ByzantineSpec(replica=replica, behavior=behavior, params=params))
+            spec = ByzantineSpec(replica=replica, behavior=behavior, params=params)
+            problem = self._behavior_problem(spec, cluster)
+            if problem is not None:
+                raise table.error("params", problem)
+            specs.append(spec)
         if len(specs) > cluster.f and not cluster.unsafe:
             raise ScenarioError(
                 f"{len(specs)} Byzantine replicas but f = {cluster.f}: PBFT promises nothing "
@@ -645,6 +650,44 @@ class _ScenarioReader:
                 key="byzantine",
             )
         return tuple(specs)
+
+    def _behavior_problem(self, spec: ByzantineSpec, cluster: ClusterSpec) -> str | None:
+        """Why the behaviour refuses ``spec.params``, found by building it once, or None.
+
+        Behaviours check their params when built; doing that here lets a typo in a params
+        table fail at load time with its key, instead of in the middle of a run.
+        """
+        import crypto
+        from adversary.behavior import BehaviorContext, make_behavior
+        from pbft.app import make_service
+        from pbft.replica import Replica
+
+        config = self.config
+        assert config is not None
+        replica = ReplicaId(spec.replica)
+        signers, keyring = crypto.cluster_keys("fast", b"params check", config.replica_principals)
+        signer = signers[replica_principal(replica)]
+
+        def make_honest() -> Replica:
+            service = make_service(cluster.app)
+            return Replica(
+                config=config, replica=replica, signer=signer, keyring=keyring, service=service
+            )
+
+        context = BehaviorContext(
+            config=config,
+            replica=replica,
+            signer=signer,
+            keyring=keyring,
+            params=spec.params,
+            collusion={},
+            make_honest=make_honest,
+        )
+        try:
+            make_behavior(spec.behavior, context)
+        except (ValueError, TypeError) as error:  # a params table of the wrong shape
+            return str(error)
+        return None
 
     def _expect(self, table: _Table | None) -> ExpectSpec:
         default = ExpectSpec()

@@ -92,7 +92,7 @@ delay = "30ms"
 [[byzantine]]
 replica = 0
 behavior = "silent"
-params = { after = "1s" }
+params = { after_s = 1.0 }
 
 [expect]
 safety = true
@@ -155,7 +155,7 @@ def test_every_key_of_a_full_file_is_read(tmp_path: Path) -> None:
     assert (s.faults[3].at_s, s.faults[3].duration_s) == (2.5, pytest.approx(0.7))
     assert s.faults[4].delay_s == pytest.approx(0.03)
     assert s.byzantine[0].behavior == "silent"
-    assert s.byzantine[0].params == {"after": "1s"}
+    assert s.byzantine[0].params == {"after_s": 1.0}
     e = s.expect
     assert (e.safety, e.liveness, e.within_s, e.min_committed, e.max_view) == (
         True,
@@ -375,6 +375,11 @@ def test_formatted_durations_parse_back(seconds: float) -> None:
             },
             "byzantine[1].replica",
             "already",
+        ),
+        (
+            {"byzantine": [{"replica": 1, "behavior": "lie", "params": {"colour": "red"}}]},
+            "byzantine[0].params",
+            "no parameter 'colour'",
         ),
         ({"expect": {"safety": "yes"}}, "expect.safety", "true or false"),
         ({"expect": {"within": "0s"}}, "expect.within", "zero"),
