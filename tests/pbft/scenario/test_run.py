@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from pbft.scenario.checkers import JudgeError
@@ -10,6 +12,7 @@ from pbft.scenario.model import Scenario
 from pbft.scenario.run import expected_requests, judge_trace, run_scenario, stable_from_s
 from pbft.trace import records as tr
 
+from .test_loader import FULL
 from .traces import honest_trace
 
 
@@ -127,3 +130,12 @@ def test_a_rejudged_trace_gets_the_same_verdicts() -> None:
     again = judge_trace(result.records, s)
     assert again.verdicts == result.verdicts
     assert again.trace_sha256 == result.trace_sha256
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_scenario_using_every_key_runs_and_meets_its_expectations(seed: int) -> None:
+    # GST, one-way partition, clock skew, pause, slow links and a Byzantine replica at once:
+    # the loader's values must be ones the simulator accepts.
+    result = run_scenario(scenario_from_dict(tomllib.loads(FULL)), seed=seed)
+    assert result.passed, result.expectations
+    assert result.views >= 1
