@@ -61,6 +61,32 @@ MAX_DURATION_S: Final = 365 * 24 * 3600.0
 _DURATION = re.compile(r"\s*(-?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(us|µs|ms|s|m|h)\s*")
 _UNIT_S: Final = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
+# The keys each table may hold; any other key is an error.
+_TOP_KEYS: Final = (
+    "name",
+    "description",
+    "seed",
+    "cluster",
+    "network",
+    "workload",
+    "faults",
+    "byzantine",
+    "expect",
+)
+_CLUSTER_KEYS: Final = (
+    "f",
+    "n",
+    "unsafe",
+    "batch_size",
+    "batch_delay",
+    "checkpoint_interval",
+    "window",
+    "view_change_timeout",
+    "adaptive_timeouts",
+    "crypto",
+    "app",
+)
+
 # Which keys of a [[faults]] entry each action uses; any other key is an error.
 _FAULT_KEYS: Final[dict[str, frozenset[str]]] = {
     "crash": frozenset({"replicas"}),
@@ -180,15 +206,7 @@ class _Table:
         if name not in self.data:
             raise self.error(name, "is required")
         value = self.data[name]
-        # TOML booleans are ints in Python; a float key accepts an integer.
-        ok = (
-            isinstance(value, bool)
-            if kind is bool
-            else isinstance(value, int | float) and not isinstance(value, bool)
-            if kind is float
-            else isinstance(value, kind) and not isinstance(value, bool)
-        )
-        if not ok:
+        if not _is_kind(value, kind):
             raise self.error(
                 name, f"must be {_KIND_NAMES.get(kind, kind.__name__)}, got {_type_name(value)}"
             )
@@ -257,6 +275,17 @@ class _Table:
         return value
 
 
+def _is_kind(value: object, kind: type[Any]) -> bool:
+    """TOML booleans are ints in Python, so exclude them; a number key accepts an integer."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
 _KIND_NAMES: Final[dict[type[Any], str]] = {
     bool: "true or false",
     int: "an integer",
@@ -291,19 +320,7 @@ class _ScenarioReader:
 
     def read(self, data: Mapping[str, Any], default_name: str | None) -> Scenario:
         top = _Table(data, "", self.source)
-        top.check_keys(
-            (
-                "name",
-                "description",
-                "seed",
-                "cluster",
-                "network",
-                "workload",
-                "faults",
-                "byzantine",
-                "expect",
-            )
-        )
+        top.check_keys(_TOP_KEYS)
         if default_name is None and not top.has("name"):
             raise top.error("name", "is required")
         name = top.get("name", str, default_name or "")
@@ -345,21 +362,7 @@ class _ScenarioReader:
     def _cluster(self, table: _Table | None) -> ClusterSpec:
         if table is None:
             table = _Table({}, "cluster", self.source)
-        table.check_keys(
-            (
-                "f",
-                "n",
-                "unsafe",
-                "batch_size",
-                "batch_delay",
-                "checkpoint_interval",
-                "window",
-                "view_change_timeout",
-                "adaptive_timeouts",
-                "crypto",
-                "app",
-            )
-        )
+        table.check_keys(_CLUSTER_KEYS)
         default = ClusterSpec()
         f = table.integer("f", default.f, low=0, high=(MAX_N - 1) // 3)
         assert f is not None
