@@ -105,9 +105,10 @@ def print_report(console: Console, result: RunResult, *, trace_path: str | None 
     )
     console.print(
         f"  n={cluster.size} f={cluster.f}{' unsafe' if cluster.unsafe else ''}, "
-        f"{len(scenario.byzantine)} Byzantine, {workload.clients} clients x "
-        f"{workload.requests} requests; committed {result.committed} requests, highest view "
-        f"{result.views}, virtual time {result.virtual_time_s:.3f}s"
+        f"{len(scenario.byzantine)} Byzantine, {_count(workload.clients, 'client')} x "
+        f"{_count(workload.requests, 'request')}; committed "
+        f"{_count(result.committed, 'request')}, highest view {result.views}, "
+        f"virtual time {result.virtual_time_s:.3f}s"
         + (f" ({escape(result.end_reason)})" if result.end_reason else "")
     )
     width = max(len(name) for name in result.verdicts)
@@ -129,3 +130,7 @@ def print_report(console: Console, result: RunResult, *, trace_path: str | None 
     console.print(f"  [dim]trace sha256 {result.trace_sha256}[/]")
     if trace_path is not None:
         console.print(f"  [dim]trace written to {escape(trace_path)}[/]")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
