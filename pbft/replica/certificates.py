@@ -22,6 +22,7 @@ from pbft.messages import (
     Prepare,
     PreparedCertificate,
     PrePrepare,
+    Request,
     batch_digest,
 )
 from pbft.replica.verifier import Verifier
@@ -74,6 +75,12 @@ def check_pre_prepare_envelope(
         return "pre-prepare has a bad signature"
     if batch_digest(payload.batch) != payload.digest:
         return "pre-prepare digest does not match its batch"
+    # Correct replicas only vouch for batches of client requests; checking the member types
+    # keeps a certificate forged by more than f faulty replicas from crashing execution.
+    for member in payload.batch:
+        request = member.payload
+        if not isinstance(request, Request) or member.sender != request.client:
+            return "a batch member is not a request signed by its client"
     return payload
 
 

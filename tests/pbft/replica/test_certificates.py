@@ -69,3 +69,21 @@ def test_commit_certificate_needs_the_primary_pre_prepare_and_a_quorum_of_commit
         assert isinstance(
             check_commit_certificate(certificate, config=CONFIG, verifier=verifier()), str
         )
+
+
+def test_certificate_whose_batch_holds_a_request_signed_by_another_client_is_invalid() -> None:
+    """Only more than f faulty replicas could assemble it; it must not reach execution."""
+    from pbft.messages import Request
+
+    stolen = sign(SIGNERS["c1"], Request(client="c0", timestamp=1, operation=b"x"))
+    pp = PrePrepare(view=View(0), seq=Seq(1), digest=batch_digest((stolen,)), batch=(stolen,))
+    commits = tuple(
+        sign(
+            SIGNERS[f"r{r}"],
+            Commit(view=View(0), seq=Seq(1), digest=pp.digest, replica=ReplicaId(r)),
+        )
+        for r in (1, 2, 3)
+    )
+    certificate = CommitCertificate(pre_prepare=sign(SIGNERS["r0"], pp), commits=commits)
+    result = check_commit_certificate(certificate, config=CONFIG, verifier=verifier())
+    assert result == "a batch member is not a request signed by its client"
