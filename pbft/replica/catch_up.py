@@ -63,7 +63,8 @@ class CatchUp(ViewChangeHandlers):
         Behind in views: our NEW-VIEW (or our VIEW-CHANGE while we change views). Behind in
         checkpoints: our stable checkpoint's proof and our own later checkpoints. Behind in
         execution: the commit certificates we still hold. Same view: our own pre-prepare,
-        prepare and commit for slots that have been open for a status period.
+        prepare and commit for slots that have been open for a status period. One answer per
+        peer per half status period, so a faulty peer cannot make us stream retransmissions.
         """
         last_s = self._status_served_s.get(sender)
         if last_s is not None and now_s - last_s < self._config.status_interval_s / 2:

@@ -42,6 +42,9 @@ from pbft.replica.core import (
 )
 from pbft.replica.log import Slot
 
+REQUEST_OVERHEAD_BYTES = 256
+"""Generous bound on a request envelope's encoding beyond its operation bytes."""
+
 
 class NormalCase(ReplicaCore):
     """Requests, pre-prepare/prepare/commit, execution and checkpoints."""
@@ -109,8 +112,7 @@ class NormalCase(ReplicaCore):
         while self._queue and self._next_seq <= self._high_mark:
             if len(self._queue) < config.batch_size_max and not flush and config.batch_delay_s > 0:
                 break
-            clients = list(self._queue)[: config.batch_size_max]
-            batch = tuple(self._queue.pop(client) for client in clients)
+            batch = self._take_batch()
             for member in batch:
                 self._assigned[client_of(member)] = timestamp_of(member)
             seq = self._next_seq
@@ -128,6 +130,26 @@ class NormalCase(ReplicaCore):
         if self._queue and not self._batch_timer_armed and self._next_seq <= self._high_mark:
             self._batch_timer_armed = True
             out.append(StartTimer(timer=BATCH_TIMER, fires_at_s=now_s + config.batch_delay_s))
+
+    def _take_batch(self) -> tuple[Envelope, ...]:
+        """Dequeue the next batch: at most ``batch_size_max`` requests, within the frame cap.
+
+        The size of a request envelope is estimated generously (operation plus the largest
+        principal names, timestamp, signature and CBOR framing), so that the PRE-PREPARE and
+        the certificates that carry it fit in ``max_frame_bytes``. A batch always takes at
+        least one request: the client refuses to sign one that could never fit.
+        """
+        budget = self._config.max_frame_bytes // 2  # certificates add the commits around it
+        batch: list[Envelope] = []
+        for client in list(self._queue)[: self._config.batch_size_max]:
+            request = self._queue[client].payload
+            assert isinstance(request, Request)
+            size = len(request.operation) + REQUEST_OVERHEAD_BYTES
+            if batch and size > budget:
+                break
+            budget -= size
+            batch.append(self._queue.pop(client))
+        return tuple(batch)
 
     def on_pre_prepare(
         self, envelope: Envelope, pre_prepare: PrePrepare, now_s: float, out: list[Effect]

@@ -236,3 +236,19 @@ def test_garbage_from_unknown_or_wrong_senders_is_counted() -> None:
         "unknown-sender": 1,
         "wrong-sender": 1,
     }
+
+
+def test_batches_stay_within_the_frame_cap() -> None:
+    config = Config.for_f(1, batch_size_max=10, batch_delay_s=0.0, max_frame_bytes=4096)
+    cluster = Cluster(config)
+    cluster.start()
+    # The primary queues four 900-byte requests while its window is held shut.
+    primary = cluster.replicas[0]
+    for client in ("c0", "c1", "c2", "c3"):
+        envelope = cluster.request(client, bytes(900))
+        primary._waiting[client] = envelope
+        primary._queue[client] = envelope
+    batch = primary._take_batch()
+    # Budget 2048 bytes, 1156 per request as estimated: one request per batch.
+    assert len(batch) == 1
+    assert len(primary._queue) == 3
