@@ -370,10 +370,15 @@ def test_system_models_page_describes_the_crash_runs() -> None:
 
     recovery = _records("backup-crash-recovery")
     restarted = next(r.t for r in recovery if isinstance(r, tr.Restarted))
-    # The page says this run ends before the restarted r2 executes anything again.
-    assert not [
-        r for r in recovery if isinstance(r, tr.Executed) and r.replica == 2 and r.t >= restarted
-    ]
+    after = [r for r in recovery if r.t >= restarted]
+    assert any(
+        isinstance(r, tr.Rejected) and r.node == "r2" and r.reason == "outside-window"
+        for r in after
+    )
+    assert any(isinstance(r, tr.Sent) and r.src == "r2" and r.kind == "FetchState" for r in after)
+    assert any(isinstance(r, tr.CheckpointStabilized) and r.replica == 2 for r in after)
+    last = {r.replica: r.seq for r in recovery if isinstance(r, tr.Executed)}
+    assert last[2] == max(last.values())
 
 
 def test_byzantine_pages_describe_what_the_correct_nodes_reject() -> None:
