@@ -112,10 +112,12 @@ def test_seeded_replicas_are_replicas_in_all_but_their_bug() -> None:
 
 # --------------------------------------------------------------------------- validity
 
-FORGERY = scenario("forged-request")
 # The loader knows only the shipped behaviours; the forging primary lives with the seeded
 # bugs, so it is attached to the loaded scenario, and SeededCores builds it by this name.
-FORGERY = attrs.evolve(FORGERY, byzantine=(ByzantineSpec(replica=0, behavior=FORGING_PRIMARY),))
+FORGERY = attrs.evolve(
+    scenario("forged-request"),
+    byzantine=(ByzantineSpec(replica=0, behavior=FORGING_PRIMARY),),
+)
 
 
 def forging_cores(*, accept_every_signature: bool) -> SeededCores:
