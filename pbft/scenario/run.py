@@ -25,9 +25,9 @@ from pbft.scenario.checkers import (
     Verdict,
     judge,
 )
-from pbft.scenario.model import ClusterSpec, ExpectSpec, Scenario
+from pbft.scenario.model import ClusterSpec, ExpectSpec, Scenario, WorkloadSpec
 from pbft.trace.io import trace_sha256
-from pbft.trace.records import Record, RunEnded, RunStarted
+from pbft.trace.records import Record, RunEnded, RunStarted, Submitted
 
 __all__ = [
     "Expectation",
@@ -117,6 +117,7 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
             name=start.scenario,
             seed=start.seed,
             cluster=ClusterSpec(f=start.f, n=start.n, unsafe=start.n < 3 * start.f + 1),
+            workload=_workload_seen(records),
             expect=ExpectSpec(within_s=max((record.t for record in records), default=0.0)),
             source="<trace>",
         )
@@ -130,6 +131,17 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
         stable_from_s=stable_from_s(scenario),
         end_reason=ended[-1].reason if ended else "",
         expected=expected,
+    )
+
+
+def _workload_seen(records: Sequence[Record]) -> WorkloadSpec:
+    """The workload as far as a trace shows it: its clients and their most requests."""
+    per_client: dict[str, int] = {}
+    for record in records:
+        if isinstance(record, Submitted):
+            per_client[record.client] = per_client.get(record.client, 0) + 1
+    return WorkloadSpec(
+        clients=max(len(per_client), 1), requests=max(per_client.values(), default=0)
     )
 
 

@@ -139,3 +139,9 @@ def test_a_scenario_using_every_key_runs_and_meets_its_expectations(seed: int) -
     result = run_scenario(scenario_from_dict(tomllib.loads(FULL)), seed=seed)
     assert result.passed, result.expectations
     assert result.views >= 1
+
+
+def test_a_trace_judged_without_its_scenario_reports_the_workload_it_shows() -> None:
+    result = judge_trace(honest_trace())
+    assert result.scenario.workload.clients == 1
+    assert result.scenario.workload.requests == 2
