@@ -145,3 +145,39 @@ def test_honest_replicas_agree_despite_one_byzantine_replica(
     cluster.network.clear()
     cluster.run(3.0)
     assert_agreement(cluster)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(faulty=st.sampled_from([0, 3]), data=st.data())
+def test_restarted_replicas_never_equivocate(faulty: int, data: st.DataObject) -> None:
+    """As above, and honest replicas crash and restart from what they persisted."""
+    config = Config.for_f(
+        1,
+        batch_delay_s=0.0,
+        checkpoint_interval=2,
+        window_size=4,
+        adaptive_timeouts=False,
+        view_change_timeout_s=0.5,
+        status_interval_s=0.1,
+    )
+    cluster = HostileCluster(config, faulty=faulty, data=data)
+    cluster.start()
+    honest = [i for i in range(4) if i != faulty]
+    for n in range(data.draw(st.integers(min_value=1, max_value=6), label="requests")):
+        cluster.submit(CLIENTS[n % len(CLIENTS)], b"op-%d" % n, to=range(4))
+        cluster.hostile_flush(data.draw(st.integers(min_value=0, max_value=300), label="steps"))
+        victim = data.draw(st.sampled_from([None, *honest]), label="restart")
+        if victim is not None:
+            cluster.crash(victim)
+            cluster.recover(victim)
+        cluster.hostile_flush(300)
+        cluster.now_s += data.draw(st.sampled_from([0.0, 0.3, 0.6]), label="wait")
+        for (i, timer), at_s in sorted(cluster.timers.items(), key=lambda kv: kv[1]):
+            if at_s <= cluster.now_s and (i, timer) in cluster.timers:
+                cluster.fire(i, timer)
+        cluster.hostile_flush(300)
+        assert_agreement(cluster)
+    cluster.network.clear()
+    cluster.run(3.0)
+    assert_agreement(cluster)
