@@ -109,6 +109,7 @@ class ReplicaCore:
         # Requests (§4.1): the reply cache, requests known but not executed, the primary's queue.
         self._replies: dict[str, CachedReply] = {}
         self._waiting: dict[str, Envelope] = {}
+        self._waiting_since_s: dict[str, float] = {}  # when each waited request arrived
         self._queue: dict[str, Envelope] = {}
         self._assigned: dict[str, int] = {}
 
@@ -124,6 +125,7 @@ class ReplicaCore:
         )
 
         self._view_change_timer_armed = False
+        self._view_change_timer_armed_s = 0.0
         self._restart_view_change_timer = False
         self._batch_timer_armed = False
         self._recovered = False
@@ -197,6 +199,8 @@ class ReplicaCore:
             known = pending.get(client)
             if known is not None and timestamp_of(known) <= timestamp:
                 del pending[client]
+                if pending is self._waiting:
+                    self._waiting_since_s.pop(client, None)
         if self._assigned.get(client, timestamp + 1) <= timestamp:
             del self._assigned[client]
 

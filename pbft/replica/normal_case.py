@@ -75,6 +75,8 @@ class NormalCase(ReplicaCore):
         if known is not None and timestamp_of(known) > request.timestamp:
             self._reject(out, envelope, reasons.STALE, f"timestamp {request.timestamp}")
             return
+        if known is None or timestamp_of(known) < request.timestamp:
+            self._waiting_since_s[request.client] = now_s
         self._waiting[request.client] = envelope
         if not self._active:
             return  # handled once the new view is in place
@@ -376,7 +378,8 @@ class NormalCase(ReplicaCore):
         self._last_executed = pre_prepare.seq
         if executed and self._active:
             self._view_change_attempts = 0
-        self._restart_view_change_timer = True
+        if not self._waited_through_timer():
+            self._restart_view_change_timer = True
         if not replay:
             out.append(
                 Executed(
@@ -388,6 +391,19 @@ class NormalCase(ReplicaCore):
                     results=tuple(results),
                 )
             )
+
+    def _waited_through_timer(self) -> bool:
+        """Whether a request we still wait for arrived before the view-change timer was armed.
+
+        Such a request has had the whole timer period to execute; progress on other batches
+        must not push the deadline back, or a faulty primary could keep ordering other work
+        (or null batches) and ignore this request for ever (§4.4: the timer runs until the
+        request the backup waits for executes).
+        """
+        armed_s = self._view_change_timer_armed_s
+        return self._view_change_timer_armed and any(
+            since_s <= armed_s for since_s in self._waiting_since_s.values()
+        )
 
     def _take_checkpoint(self, seq: Seq, now_s: float, out: list[Effect]) -> None:
         """Record the state after executing ``seq`` and multicast <CHECKPOINT, n, d, i>."""

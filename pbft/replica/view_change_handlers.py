@@ -345,6 +345,7 @@ class ViewChangeHandlers(NormalCase):
         self._restart_view_change_timer = False
         if wanted and (restart or not self._view_change_timer_armed):
             self._view_change_timer_armed = True
+            self._view_change_timer_armed_s = now_s
             out.append(
                 StartTimer(
                     timer=VIEW_CHANGE_TIMER, fires_at_s=now_s + self._view_change_timeout_s()

@@ -425,3 +425,23 @@ def test_normal_pre_prepare_cannot_reuse_a_seq_decided_by_new_view() -> None:
     )
     effects = cluster.inject(3, fresh)
     assert any(isinstance(e, Broadcast) for e in effects)
+
+
+def test_a_primary_that_ignores_one_client_is_replaced_even_while_it_orders_others() -> None:
+    """§4.4: a backup's timer runs until the request it waits for executes, not until any does.
+
+    The primary never sees c0's request (as if it ignored it) but keeps ordering c1's requests
+    faster than the timeout; the backups, waiting for c0's request, must still change views.
+    """
+    cluster = Cluster(config())
+    cluster.start()
+    cluster.drop = lambda d: (
+        d.to == "r0" and type(d.envelope.payload).__name__ == "Request" and d.sender != "c1"
+    )
+    cluster.submit("c0", b"censored", to=[1, 2, 3])
+    for n in range(12):
+        cluster.submit("c1", b"%d" % n, to=[0])
+        cluster.run(0.5)
+    for i in (1, 2, 3):
+        assert entered_views(cluster, i)[-1] >= 1
+        assert b"censored" in cluster.services[i].operations
