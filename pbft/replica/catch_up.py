@@ -72,7 +72,7 @@ class CatchUp(ViewChangeHandlers):
         self._status_served_s[sender] = now_s
         to = replica_principal(sender)
         if status.view < self._view:
-            self._help_behind(to, out)
+            self._help_behind(to, now_s, out)
         if status.stable_seq < self._stable_seq:
             for member in self._stable_proof:
                 out.append(Send(to=to, envelope=member))

@@ -105,6 +105,7 @@ class ReplicaCore:
         self._proven_since_s = 0.0
         self._fetch_served_s: dict[ReplicaId, float] = {}
         self._status_served_s: dict[ReplicaId, float] = {}
+        self._help_served_s: dict[str, float] = {}  # last NEW-VIEW/VIEW-CHANGE re-sent, per peer
 
         # Requests (§4.1): the reply cache, requests known but not executed, the primary's queue.
         self._replies: dict[str, CachedReply] = {}

@@ -139,7 +139,7 @@ class ViewChangeHandlers(NormalCase):
         if view_change.new_view < self._view or (
             view_change.new_view == self._view and self._active
         ):
-            self._help_behind(envelope.sender, out)
+            self._help_behind(envelope.sender, now_s, out)
             return
         existing = self._view_changes.get(view_change.replica)
         if existing is not None and existing.view >= view_change.new_view:
@@ -152,7 +152,13 @@ class ViewChangeHandlers(NormalCase):
         self._maybe_join(now_s, out)
         self._maybe_send_new_view(now_s, out)
 
-    def _help_behind(self, principal: str, out: list[Effect]) -> None:
+    def _help_behind(self, principal: str, now_s: float, out: list[Effect]) -> None:
+        # A stale VIEW-CHANGE is small and, replayed, costs only a cache lookup, while our
+        # answer is a whole NEW-VIEW: answer each peer once per half status period.
+        last_s = self._help_served_s.get(principal)
+        if last_s is not None and now_s - last_s < self._config.status_interval_s / 2:
+            return
+        self._help_served_s[principal] = now_s
         if self._active and self._new_view is not None:
             out.append(Send(to=principal, envelope=self._new_view))
         elif not self._active and self._own_view_change is not None:

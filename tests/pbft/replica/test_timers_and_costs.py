@@ -116,3 +116,45 @@ def test_replica_that_missed_the_new_view_gets_it_retransmitted() -> None:
         status = cluster.replicas[i].status()
         assert (status.view, status.view_change_in_progress) == (1, False)
         assert cluster.services[i].operations == [b"x"]
+
+
+def test_a_replayed_stale_view_change_does_not_make_a_replica_stream_its_new_view() -> None:
+    """A small VIEW-CHANGE, replayed (its signature is cached), is answered with our whole
+    NEW-VIEW at most once per half status period, as Status and FetchState are."""
+    from pbft.effects import Send
+    from pbft.ids import ReplicaId, Seq, View
+    from pbft.messages import NewView, ViewChange, sign
+
+    config = Config.for_f(
+        1,
+        batch_delay_s=0.0,
+        adaptive_timeouts=False,
+        view_change_timeout_s=0.5,
+        status_interval_s=0.1,
+    )
+    cluster = Cluster(config)
+    cluster.start()
+    cluster.crash(0)
+    cluster.submit("c0", b"x", to=[1, 2, 3])
+    cluster.run(3.0)
+    assert cluster.replicas[1].status().view == 1
+    stale = sign(
+        cluster.signer(3),
+        ViewChange(
+            new_view=View(1),
+            stable_seq=Seq(0),
+            checkpoint_proof=(),
+            prepared=(),
+            replica=ReplicaId(3),
+        ),
+    )
+    new_views = 0
+    for _ in range(50):
+        effects = cluster.inject(1, stale)
+        new_views += sum(
+            isinstance(e, Send) and isinstance(e.envelope.payload, NewView) for e in effects
+        )
+    assert new_views == 1
+    cluster.now_s += config.status_interval_s
+    effects = cluster.inject(1, stale)
+    assert [type(e.envelope.payload) for e in effects if isinstance(e, Send)] == [NewView]
