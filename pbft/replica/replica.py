@@ -112,7 +112,13 @@ class Replica(CatchUp):
             self._own_checkpoints[seq] = (encoded, state_digest(encoded), None)
         self._view = state.view
         self._active = state.active
-        if state.active and state.new_view is not None:
+        stored_new_view = None if state.new_view is None else state.new_view.payload
+        if isinstance(stored_new_view, NewView) and stored_new_view.view >= state.view:
+            # Entering a view persists its NEW-VIEW, then the view: we crashed in between,
+            # before sending anything of the new view, so we finish entering it.
+            self._view = stored_new_view.view
+            self._active = True
+        if self._active and state.new_view is not None:
             new_view = state.new_view.payload
             if isinstance(new_view, NewView) and new_view.view == self._view:
                 self._new_view = state.new_view

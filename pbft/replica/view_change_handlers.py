@@ -262,12 +262,14 @@ class ViewChangeHandlers(NormalCase):
         self._active = True
         self._new_view = envelope
         self._restart_view_change_timer = True
+        # The NEW-VIEW first: a crash between the two leaves it stored with an older view,
+        # which recovery completes; the other order could leave us in the view without O.
+        out.append(Persist(key=persistence.NEW_VIEW_KEY, value=self._encoder.envelope(envelope)))
         out.append(
             Persist(
                 key=persistence.VIEW_KEY, value=persistence.encode_view(self._view, active=True)
             )
         )
-        out.append(Persist(key=persistence.NEW_VIEW_KEY, value=self._encoder.envelope(envelope)))
         installed: list[Slot] = []
         last_planned = plan.pre_prepares[-1][0] if plan.pre_prepares else plan.stable_seq
         self._new_view_floor = last_planned

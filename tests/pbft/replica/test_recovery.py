@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pbft.config import Config
 from pbft.effects import Broadcast, Persist, Send
 from pbft.ids import ReplicaId, Seq, View
@@ -175,3 +177,56 @@ def test_replica_that_crashed_before_persisting_its_view_change_sends_one_on_res
     ]
     assert [(vc.new_view, vc.replica) for vc in sent] == [(1, 2)]
     assert persistence.VIEW_CHANGE_KEY in cluster.stored[2]
+
+
+@pytest.mark.parametrize("persists_done", [1, 2, 3])
+def test_replica_that_crashed_while_entering_a_view_does_not_enter_it_without_its_new_view(
+    persists_done: int,
+) -> None:
+    """A crash between the Persist effects of entering view 1 must not leave a replica that
+    believes it is in view 1 but has lost the NEW-VIEW: it would accept a pre-prepare for a
+    seq that O decided, with another batch (a Byzantine new primary could then commit it)."""
+    from pbft.inputs import Received
+    from pbft.messages import NewView
+
+    cluster = Cluster(config())
+    cluster.start()
+    captured = []
+
+    def lose_commits_and_r2s_new_view(delivery):  # type: ignore[no-untyped-def]
+        payload = delivery.envelope.payload
+        if isinstance(payload, NewView) and delivery.to == "r2":
+            captured.append(delivery.envelope)
+            return True
+        return type(payload).__name__ == "Commit" and payload.view == 0
+
+    cluster.drop = lose_commits_and_r2s_new_view
+    cluster.submit("c0", b"a")
+    cluster.flush()  # seq 1 prepared everywhere, committed nowhere
+    cluster.crash(0)
+    cluster.run(1.5)
+    assert captured and cluster.replicas[2].status().view_change_in_progress
+    new_view = captured[0]
+    effects = cluster.replicas[2].step(Received(envelope=new_view), now_s=cluster.now_s)
+    # Crash right after the first ``persists_done`` Persist effects (view, new view, slot 1).
+    prefix = []
+    for effect in effects:
+        prefix.append(effect)
+        if sum(isinstance(e, Persist) for e in prefix) == persists_done:
+            break
+    cluster.crash(2)
+    cluster.network.clear()
+    cluster.apply(2, prefix)
+    cluster.recover(2)
+    b = cluster.request("c1", b"b")
+    conflicting = sign(
+        cluster.signer(1),
+        PrePrepare(view=View(1), seq=Seq(1), digest=batch_digest((b,)), batch=(b,)),
+    )
+    effects = cluster.inject(2, conflicting)
+    prepared = [
+        e.envelope.payload
+        for e in effects
+        if isinstance(e, Broadcast) and isinstance(e.envelope.payload, Prepare)
+    ]
+    assert conflicting.payload.digest not in [p.digest for p in prepared]
