@@ -109,6 +109,7 @@ class ReplicaCore:
 
         # Requests (§4.1): the reply cache, requests known but not executed, the primary's queue.
         self._replies: dict[str, CachedReply] = {}
+        self._signed_replies: dict[str, Envelope] = {}  # the last reply sent per client
         self._waiting: dict[str, Envelope] = {}
         self._waiting_since_s: dict[str, float] = {}  # when each waited request arrived
         self._queue: dict[str, Envelope] = {}
@@ -207,15 +208,18 @@ class ReplicaCore:
 
     def _reply_envelope(self, client: str) -> Envelope:
         cached = self._replies[client]
-        return self._sign(
-            Reply(
-                view=self._view,
-                timestamp=cached.timestamp,
-                client=client,
-                replica=self._id,
-                result=cached.result,
-            )
+        reply = Reply(
+            view=self._view,
+            timestamp=cached.timestamp,
+            client=client,
+            replica=self._id,
+            result=cached.result,
         )
+        # A replayed request costs its sender nothing; answering it must not cost a signature.
+        signed = self._signed_replies.get(client)
+        if signed is None or signed.payload != reply:
+            signed = self._signed_replies[client] = self._sign(reply)
+        return signed
 
 
 def safe_batch_digest(batch: tuple[Envelope, ...]) -> bytes | None:

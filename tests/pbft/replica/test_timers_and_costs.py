@@ -158,3 +158,45 @@ def test_a_replayed_stale_view_change_does_not_make_a_replica_stream_its_new_vie
     cluster.now_s += config.status_interval_s
     effects = cluster.inject(1, stale)
     assert [type(e.envelope.payload) for e in effects if isinstance(e, Send)] == [NewView]
+
+
+class CountingSigner:
+    """A signer that counts its signatures."""
+
+    def __init__(self, inner: crypto.Signer) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    @property
+    def principal(self) -> str:
+        return self.inner.principal
+
+    @property
+    def scheme(self) -> crypto.Scheme:
+        return self.inner.scheme
+
+    def sign(self, data: bytes) -> bytes:
+        self.calls += 1
+        return self.inner.sign(data)
+
+
+def test_a_replayed_request_does_not_cost_a_signature_per_copy() -> None:
+    """A client's retransmission is answered from the reply cache (§4.1); replaying it costs
+    the client nothing (its signature is cached), so the answer must not cost a signature."""
+    config = Config.for_f(1, batch_delay_s=0.0)
+    cluster = Cluster(config)
+    signer = CountingSigner(cluster.signer(2))
+    cluster.replicas[2] = Replica(
+        config=config,
+        replica=ReplicaId(2),
+        signer=signer,
+        keyring=cluster.keyring,
+        service=cluster.services[2],
+    )
+    cluster.start()
+    request = cluster.submit("c0", b"once")
+    cluster.flush()
+    before = signer.calls
+    replies = [cluster.inject(2, request)[0] for _ in range(20)]
+    assert signer.calls - before <= 1
+    assert all(r.envelope.payload.result == b"1" for r in replies)  # type: ignore[union-attr]
