@@ -122,8 +122,18 @@ class Replica(CatchUp):
             new_view = state.new_view.payload
             if isinstance(new_view, NewView) and new_view.view == self._view:
                 self._new_view = state.new_view
+                # As _enter_view: max-s, or min-s (the largest stable checkpoint in V) if O is
+                # empty; the seqs up to it are decided, whatever state we have fetched.
+                min_s = max(
+                    (
+                        vc.payload.stable_seq
+                        for vc in new_view.view_changes
+                        if isinstance(vc.payload, ViewChange)
+                    ),
+                    default=0,
+                )
                 self._new_view_floor = Seq(
-                    max((seq_of(member) for member in new_view.pre_prepares), default=0)
+                    max((seq_of(member) for member in new_view.pre_prepares), default=min_s)
                 )
                 self._new_view_pending = {
                     seq_of(member): member

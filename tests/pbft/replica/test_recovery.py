@@ -230,3 +230,55 @@ def test_replica_that_crashed_while_entering_a_view_does_not_enter_it_without_it
         if isinstance(e, Broadcast) and isinstance(e.envelope.payload, Prepare)
     ]
     assert conflicting.payload.digest not in [p.digest for p in prepared]
+
+
+def test_restarted_replica_still_refuses_pre_prepares_below_the_new_views_checkpoint() -> None:
+    """O is empty but min-s = 4: seqs up to 4 are decided by the checkpoint, and a replica
+    that has not fetched that state yet must refuse a new pre-prepare there, after a restart
+    as before it."""
+    from pbft.messages import Checkpoint, NewView
+
+    cluster = Cluster(config())
+    cluster.start()
+    digest = b"\7" * 32
+    proof = tuple(
+        sign(cluster.signer(r), Checkpoint(seq=Seq(4), state_digest=digest, replica=ReplicaId(r)))
+        for r in (0, 1, 3)
+    )
+    view_changes = tuple(
+        sign(
+            cluster.signer(r),
+            ViewChange(
+                new_view=View(1),
+                stable_seq=Seq(4),
+                checkpoint_proof=proof,
+                prepared=(),
+                replica=ReplicaId(r),
+            ),
+        )
+        for r in (0, 1, 3)
+    )
+    new_view = sign(
+        cluster.signer(1), NewView(view=View(1), view_changes=view_changes, pre_prepares=())
+    )
+    b = cluster.request("c1", b"b")
+    below = sign(
+        cluster.signer(1),
+        PrePrepare(view=View(1), seq=Seq(2), digest=batch_digest((b,)), batch=(b,)),
+    )
+
+    def prepares_below(effects) -> list[Prepare]:  # type: ignore[no-untyped-def]
+        return [
+            e.envelope.payload
+            for e in effects
+            if isinstance(e, Broadcast) and isinstance(e.envelope.payload, Prepare)
+        ]
+
+    cluster.inject(2, new_view)
+    assert cluster.replicas[2].status().view == 1
+    assert prepares_below(cluster.inject(2, below)) == []
+    cluster.crash(2)
+    cluster.network.clear()
+    cluster.recover(2)
+    assert cluster.replicas[2].status().view == 1
+    assert prepares_below(cluster.inject(2, below)) == []
