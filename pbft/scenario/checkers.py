@@ -294,12 +294,17 @@ def check_integrity(records: Sequence[tr.Record]) -> Verdict:
     return _verdict("integrity", violations, f"{len(where)} (replica, request) pairs checked")
 
 
-def check_client_consistency(records: Sequence[tr.Record]) -> Verdict:
+def check_client_consistency(records: Sequence[tr.Record], *, app: str | None = None) -> Verdict:
     """Every accepted result is the agreed log's result, in real-time order (§4.1, §4.5.1).
 
-    A client's Completed result must equal the result the correct replicas recorded when they
-    executed that request, and correct replicas must agree on that result. If request A
-    completed before request B was submitted, A must precede B in the log (linearizability).
+    With ``app`` (the service the run used, a :func:`pbft.app.make_service` name), the agreed
+    log (at each sequence number, the batch the first correct replica executed there) is
+    replayed on a fresh service, and a client's Completed result must equal the replayed
+    result of its request. Replay stops at the first sequence number no correct replica
+    executed (all of them fetched it by state transfer): a result past that point, and every
+    result when ``app`` is None, is compared with what correct replicas recorded instead.
+    Correct replicas must also agree on each request's result. If request A completed before
+    request B was submitted, A must precede B in the log (linearizability).
     """
     facts = _facts(records)
     # request -> result -> the (replica, seq, t) executions that produced it, in trace order
@@ -314,6 +319,7 @@ def check_client_consistency(records: Sequence[tr.Record]) -> Verdict:
                 (execution.replica, execution.seq, execution.t)
             )
             position.setdefault(key, (execution.seq, index))
+    replay = _Replay() if app is None else _replay(facts.executions, app)
     violations: list[Violation] = []
     for key, by_result in results.items():
         if len(by_result) > 1:
@@ -337,6 +343,7 @@ def check_client_consistency(records: Sequence[tr.Record]) -> Verdict:
     for record in accepted:
         key = (record.client, record.timestamp)
         agreed = results.get(key)
+        replayed = replay.results.get(key)
         if agreed is None:
             violations.append(
                 Violation(
@@ -350,6 +357,24 @@ def check_client_consistency(records: Sequence[tr.Record]) -> Verdict:
                     timestamp=record.timestamp,
                 )
             )
+        elif replayed is not None:
+            expected, seq = replayed
+            if record.result != expected:
+                violations.append(
+                    Violation(
+                        check="client_consistency",
+                        message=(
+                            f"{record.client} accepted result {_short(record.result)} for "
+                            f"request {record.timestamp}, but replaying the agreed log on a "
+                            f"fresh {app} service gives {_short(expected)} at seq {seq}"
+                        ),
+                        t=record.t,
+                        seq=seq,
+                        replicas=tuple(sorted({a for done in agreed.values() for a, _, _ in done})),
+                        client=record.client,
+                        timestamp=record.timestamp,
+                    )
+                )
         elif record.result not in agreed:
             correct, [(replica, seq, _), *_] = next(iter(sorted(agreed.items())))
             violations.append(
@@ -371,8 +396,59 @@ def check_client_consistency(records: Sequence[tr.Record]) -> Verdict:
     return _verdict(
         "client_consistency",
         violations,
-        f"{len(accepted)} accepted results checked against the agreed log",
+        f"{len(accepted)} accepted results checked against the agreed log"
+        + ("" if app is None else f"; {replay.note}"),
     )
+
+
+@attrs.frozen(kw_only=True)
+class _Replay:
+    """The results of replaying the agreed log: request -> (result hex, seq), and how far."""
+
+    results: Mapping[RequestKey, tuple[str, int]] = attrs.field(factory=dict)
+    note: str = ""
+
+
+def _replay(executions: Sequence[tr.Executed], app: str) -> _Replay:
+    """Replay the correct replicas' agreed log from seq 1 on a fresh ``app`` service.
+
+    The batch at each sequence number is the first correct replica's execution there (a
+    second, different one is an agreement violation, reported there). Executed records list
+    only the requests a replica ran (a retransmission ordered twice is skipped, §4.1), so
+    every listed request is run; one listed twice keeps its first result (integrity reports
+    the duplicate).
+    """
+    from pbft.app import make_service  # the service layer sits below; loaded only to replay
+
+    try:
+        service = make_service(app)
+    except ValueError as error:
+        raise JudgeError(f"cannot replay the agreed log: {error}") from None
+    log: dict[int, tr.Executed] = {}
+    for execution in executions:
+        log.setdefault(execution.seq, execution)
+    results: dict[RequestKey, tuple[str, int]] = {}
+    seq = 1
+    stop = ""
+    while seq in log:
+        execution = log[seq]
+        try:
+            operations = [bytes.fromhex(request.operation) for request in execution.requests]
+        except ValueError:
+            stop = f" (seq {seq} holds an operation that is not hex)"
+            break
+        for request, operation in zip(execution.requests, operations, strict=True):
+            result = service.execute(operation).hex()
+            results.setdefault((request.client, request.timestamp), (result, seq))
+        seq += 1
+    last = max(log, default=0)
+    if not stop and seq <= last:
+        stop = f" (no correct replica executed seq {seq})"
+    if seq == 1:
+        note = f"nothing replayed{stop}" if log else "no executions to replay"
+    else:
+        note = f"replayed seq 1-{seq - 1} on a fresh {app} service{stop}"
+    return _Replay(results=results, note=note)
 
 
 def _real_time_order(
@@ -538,14 +614,19 @@ def judge(
     expected: Mapping[str, int] | None = None,
     deadline_s: float | None = None,
     stable_from_s: float | None = None,
+    app: str | None = None,
 ) -> Judgement:
-    """Run every checker on one trace; raise :class:`JudgeError` if it cannot be judged."""
+    """Run every checker on one trace; raise :class:`JudgeError` if it cannot be judged.
+
+    ``app`` names the service the run executed on, so client consistency can replay the
+    agreed log (the trace does not say which service it was).
+    """
     facts = _facts(records)
     verdicts: dict[str, Verdict] = {
         "agreement": check_agreement(records),
         "validity": check_validity(records),
         "integrity": check_integrity(records),
-        "client_consistency": check_client_consistency(records),
+        "client_consistency": check_client_consistency(records, app=app),
         "bounded_log": check_bounded_log(records),
         "liveness": check_liveness(
             records, expected=expected, deadline_s=deadline_s, stable_from_s=stable_from_s

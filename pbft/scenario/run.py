@@ -98,6 +98,7 @@ def run_scenario(
         stable_from_s=run.last_fault_s,
         end_reason=run.end_reason,
         expected=expected_requests(scenario),
+        app=scenario.cluster.app,
     )
 
 
@@ -105,7 +106,9 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
     """Re-judge a saved trace, against ``scenario``'s expectations when one is given.
 
     Without a scenario, safety must hold and every submitted request must have completed by
-    the end of the trace. Raises :class:`JudgeError` when the trace has no single RunStarted.
+    the end of the trace; the trace does not name its service, so accepted results are then
+    compared with the correct replicas' recorded results instead of a replay of the agreed log.
+    Raises :class:`JudgeError` when the trace has no single RunStarted.
     """
     started = [record for record in records if isinstance(record, RunStarted)]
     if len(started) != 1:
@@ -122,8 +125,10 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
             source="<trace>",
         )
         expected = None
+        app = None
     else:
         expected = expected_requests(scenario)
+        app = scenario.cluster.app
     return _result(
         scenario,
         seed=start.seed,
@@ -131,6 +136,7 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
         stable_from_s=stable_from_s(scenario),
         end_reason=ended[-1].reason if ended else "",
         expected=expected,
+        app=app,
     )
 
 
@@ -165,13 +171,16 @@ def _result(
     stable_from_s: float,
     end_reason: str,
     expected: Mapping[str, int] | None,
+    app: str | None,
 ) -> RunResult:
-    """Judge ``records``; ``expected`` None means every submitted request is expected."""
+    """Judge ``records``; ``expected`` None means every submitted request is expected, and
+    ``app`` None that results are not replayed (the service is unknown)."""
     judgement = judge(
         records,
         expected=expected,
         deadline_s=scenario.expect.within_s,
         stable_from_s=stable_from_s,
+        app=app,
     )
     expectations = evaluate(scenario.expect, judgement)
     return RunResult(

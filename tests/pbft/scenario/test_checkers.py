@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 from pbft.scenario import checkers
 from pbft.trace import records as tr
 
-from .traces import OP_GET, OP_PUT, executed, honest_trace, request
+from .traces import (
+    GET_RESULT,
+    OP_GET,
+    OP_PUT,
+    executed,
+    honest_trace,
+    kv_results,
+    request,
+    with_results,
+)
 
 
 def replace(trace: list[tr.Record], old: tr.Record, new: tr.Record) -> list[tr.Record]:
@@ -175,6 +184,49 @@ def test_client_consistency_fails_when_the_log_reverses_real_time_order() -> Non
     assert verdict.first.client == "c1"
     assert verdict.first.seq == 1
     assert "before seq 2" in verdict.first.message
+
+
+def test_client_consistency_replays_an_honest_log_without_complaint() -> None:
+    verdict = checkers.check_client_consistency(honest_trace(), app="kv")
+    assert verdict.ok, verdict.violations
+    assert "replayed seq 1-2" in verdict.summary
+
+
+def test_client_consistency_fails_when_replicas_and_client_agree_on_a_result_replay_refutes() -> (
+    None
+):
+    # Every correct replica answers the get as if the put had never run (as after installing a
+    # stale state), and the client accepts that answer: only replaying the agreed log on a
+    # fresh service shows that the get must return the value just put.
+    (stale,) = kv_results(OP_GET)
+    assert stale != GET_RESULT
+    trace = with_results(honest_trace(), 2, stale)
+    verdict = checkers.check_client_consistency(trace, app="kv")
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.client, first.timestamp, first.t) == (2, "c0", 2, 0.6)
+    assert "replaying" in first.message
+    assert GET_RESULT[:12] in first.message
+
+
+def test_client_consistency_replays_only_up_to_a_seq_no_correct_replica_executed() -> None:
+    # Only the faulty r3 executed seq 1 (the others state-transferred past it), so the put is
+    # not in the correct replicas' log and the get's result cannot be recomputed: no verdict.
+    trace = [
+        r
+        for r in honest_trace(faulty=("r3",))
+        if not (isinstance(r, tr.Executed) and r.seq == 1 and r.replica != 3)
+        and not (isinstance(r, tr.Completed) and r.timestamp == 1)
+    ]
+    verdict = checkers.check_client_consistency(trace, app="kv")
+    assert verdict.ok, verdict.violations
+    assert "seq 1" in verdict.summary
+
+
+def test_client_consistency_rejects_an_unknown_service() -> None:
+    with pytest.raises(checkers.JudgeError, match="nosuch"):
+        checkers.check_client_consistency(honest_trace(), app="nosuch")
 
 
 def test_liveness_fails_when_a_request_never_completes() -> None:

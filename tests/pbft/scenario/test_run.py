@@ -13,7 +13,7 @@ from pbft.scenario.run import expected_requests, judge_trace, run_scenario, stab
 from pbft.trace import records as tr
 
 from .test_loader import FULL
-from .traces import honest_trace
+from .traces import OP_GET, honest_trace, kv_results, with_results
 
 
 def hand(requests: int = 2, **expect: object) -> Scenario:
@@ -145,3 +145,17 @@ def test_a_trace_judged_without_its_scenario_reports_the_workload_it_shows() -> 
     result = judge_trace(honest_trace())
     assert result.scenario.workload.clients == 1
     assert result.scenario.workload.requests == 2
+
+
+def test_a_trace_judged_against_its_scenario_replays_the_log_on_the_scenario_service() -> None:
+    # Replicas and client agree that the get found nothing, but the put before it stored k0:
+    # only a replay on the scenario's kv service sees it. Without a scenario the service is
+    # unknown, so the recorded results are all there is to compare with.
+    (stale,) = kv_results(OP_GET)
+    trace = with_results(honest_trace(), 2, stale)
+    result = judge_trace(trace, hand())
+    assert not result.verdicts["client_consistency"].ok
+    assert "replaying the agreed log on a fresh kv service" in str(
+        result.verdicts["client_consistency"].first
+    )
+    assert judge_trace(trace).verdicts["client_consistency"].ok
