@@ -260,36 +260,50 @@ def check_validity(records: Sequence[tr.Record]) -> Verdict:
 
 
 def check_integrity(records: Sequence[tr.Record]) -> Verdict:
-    """No correct replica executes a request (client, timestamp) twice (§4.1).
+    """No request (client, timestamp) is executed twice (§4.1).
 
-    Judged on each replica's log: the same request at two sequence numbers, or twice in one
-    batch, is a double execution. Re-executing the same sequence number after a restart is
-    not (the service state was rolled back to the checkpoint first).
+    Judged on each correct replica's log (the same request at two sequence numbers, or twice
+    in one batch) and on the agreed log they share: a request that one correct replica
+    executed at seq 1 and another at seq 2 ran twice on the replicated service, even when
+    neither replica ran it twice itself (the second skipped seq 1 by state transfer).
+    Re-executing the same sequence number after a restart is not a double execution (the
+    service state was rolled back to the checkpoint first).
     """
     facts = _facts(records)
     where: dict[tuple[int, RequestKey], int] = {}
+    agreed_at: dict[RequestKey, tr.Executed] = {}  # the first correct execution of each request
     violations: list[Violation] = []
     for record in facts.executions:
         in_batch: set[RequestKey] = set()
         for request in record.requests:
             key = (request.client, request.timestamp)
             earlier_seq = where.setdefault((record.replica, key), record.seq)
-            if key in in_batch or earlier_seq != record.seq:
-                at = "twice in that batch" if key in in_batch else f"after seq {earlier_seq}"
-                violations.append(
-                    Violation(
-                        check="integrity",
-                        message=(
-                            f"r{record.replica} executed {request.client}'s request "
-                            f"{request.timestamp} again at seq {record.seq} ({at})"
-                        ),
-                        t=record.t,
-                        seq=record.seq,
-                        replicas=(record.replica,),
-                        client=request.client,
-                        timestamp=request.timestamp,
-                    )
+            first = agreed_at.setdefault(key, record)
+            replicas: tuple[int, ...] = (record.replica,)
+            if key in in_batch:
+                at = "twice in that batch"
+            elif earlier_seq != record.seq:
+                at = f"after seq {earlier_seq}"
+            elif first.seq != record.seq:
+                at = f"r{first.replica} executed it at seq {first.seq}"
+                replicas = (first.replica, record.replica)
+            else:
+                in_batch.add(key)
+                continue
+            violations.append(
+                Violation(
+                    check="integrity",
+                    message=(
+                        f"r{record.replica} executed {request.client}'s request "
+                        f"{request.timestamp} again at seq {record.seq} ({at})"
+                    ),
+                    t=record.t,
+                    seq=record.seq,
+                    replicas=replicas,
+                    client=request.client,
+                    timestamp=request.timestamp,
                 )
+            )
             in_batch.add(key)
     return _verdict("integrity", violations, f"{len(where)} (replica, request) pairs checked")
 

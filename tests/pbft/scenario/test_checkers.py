@@ -143,6 +143,30 @@ def test_integrity_fails_on_a_request_twice_in_one_batch() -> None:
     assert "twice in that batch" in verdict.first.message
 
 
+def test_integrity_fails_when_different_replicas_execute_one_request_at_two_seqs() -> None:
+    # r0 and r1 execute c0's put at seq 1 and crash; r2 and r3 skipped seq 1 by state transfer
+    # and execute the same put again at seq 2. No replica ran it twice, but the replicated
+    # service did: the agreed log holds it at seq 1 and at seq 2.
+    put = (request("c0", 1),)
+    trace: list[tr.Record] = [
+        tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=()),
+        tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
+        executed(0, 1, put, t=0.2),
+        executed(1, 1, put, t=0.21),
+        tr.Crashed(t=0.3, node="r0"),
+        tr.Crashed(t=0.3, node="r1"),
+        executed(2, 2, put, t=0.4),
+        executed(3, 2, put, t=0.41),
+    ]
+    verdict = checkers.check_integrity(trace)
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.replicas, first.t) == (2, (0, 2), 0.4)
+    assert (first.client, first.timestamp) == ("c0", 1)
+    assert "seq 1" in first.message
+
+
 def test_client_consistency_fails_when_a_client_accepts_a_result_no_correct_replica_computed() -> (
     None
 ):
