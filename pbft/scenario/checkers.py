@@ -144,16 +144,25 @@ def check_agreement(records: Sequence[tr.Record]) -> Verdict:
 
     Together with "each replica executes sequence numbers in increasing order" (restarts
     excepted: a recovered replica re-executes from its last checkpoint), this makes the
-    correct replicas' executed logs prefixes of one another.
+    correct replicas' executed logs prefixes of one another. A replica that fetched a
+    checkpoint by state transfer never executes the sequence numbers below it, so its log has
+    a gap there; what stands for that part of its log is the checkpoint's state, and correct
+    replicas must stabilize equal states at each checkpoint (§4.3), or the gap would hide a
+    divergence.
     """
     facts = _facts(records)
     first_at: dict[int, tr.Executed] = {}
+    first_state: dict[int, tr.CheckpointStabilized] = {}
     last_seq: dict[int, int] = {}
     violations: list[Violation] = []
     reported: set[tuple[int, int]] = set()
     for record in records:
         if isinstance(record, tr.Restarted):
             last_seq.pop(_replica_id(record.node), None)
+            continue
+        if isinstance(record, tr.CheckpointStabilized):
+            if _principal(record.replica) not in facts.faulty:
+                violations.extend(_state_divergence(first_state, record))
             continue
         if not isinstance(record, tr.Executed):
             continue
@@ -200,6 +209,28 @@ def check_agreement(records: Sequence[tr.Record]) -> Verdict:
         violations,
         f"{len(replicas)} correct replicas executed {len(first_at)} sequence numbers",
     )
+
+
+def _state_divergence(
+    first_state: dict[int, tr.CheckpointStabilized], record: tr.CheckpointStabilized
+) -> list[Violation]:
+    """A violation if ``record`` stabilized another state than the first correct replica did."""
+    earlier = first_state.setdefault(record.seq, record)
+    if earlier.state_digest == record.state_digest:
+        return []
+    return [
+        Violation(
+            check="agreement",
+            message=(
+                f"checkpoint {record.seq}: r{earlier.replica} stabilized state "
+                f"{_short(earlier.state_digest)} at t={earlier.t:.3f}s but r{record.replica} "
+                f"stabilized state {_short(record.state_digest)}"
+            ),
+            t=record.t,
+            seq=record.seq,
+            replicas=(earlier.replica, record.replica),
+        )
+    ]
 
 
 def _principal(replica: int) -> str:

@@ -89,6 +89,43 @@ def test_agreement_allows_reexecution_after_a_restart() -> None:
     assert checkers.check_integrity(trace).ok
 
 
+def stabilized(trace: list[tr.Record], digests: dict[int, str], *, seq: int = 2) -> None:
+    """Insert each replica's CheckpointStabilized at ``seq`` before the run's end."""
+    for replica, digest in sorted(digests.items()):
+        trace.insert(
+            -1, tr.CheckpointStabilized(t=0.61, replica=replica, seq=seq, state_digest=digest)
+        )
+
+
+def test_agreement_holds_when_correct_replicas_stabilize_the_same_state() -> None:
+    trace = honest_trace()
+    stabilized(trace, {0: "aa", 1: "aa", 2: "aa", 3: "aa"})
+    assert checkers.check_agreement(trace).ok
+
+
+def test_agreement_fails_when_correct_replicas_stabilize_different_states_at_one_checkpoint() -> (
+    None
+):
+    # r3 fetched its state by state transfer, so it executed no seq below the checkpoint: only
+    # the checkpoint's state digest shows that its implicit log differs from the others'.
+    trace = [r for r in honest_trace() if not (isinstance(r, tr.Executed) and r.replica == 3)]
+    stabilized(trace, {0: "aa", 1: "aa", 2: "aa", 3: "bb"})
+    trace.insert(-1, executed(3, 3, (), t=0.62, digest="d003"))
+    trace.insert(-1, executed(0, 3, (), t=0.62, digest="d003"))
+    verdict = checkers.check_agreement(trace)
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.replicas, first.t) == (2, (0, 3), 0.61)
+    assert "state" in first.message
+
+
+def test_agreement_ignores_the_checkpoint_state_of_a_faulty_replica() -> None:
+    trace = honest_trace(faulty=("r3",))
+    stabilized(trace, {0: "aa", 1: "aa", 2: "aa", 3: "bb"})
+    assert checkers.check_agreement(trace).ok
+
+
 def test_validity_fails_on_an_unsigned_request() -> None:
     trace = honest_trace()
     forged = executed(2, 2, (request("c0", 2, OP_GET, signed=False),), t=0.52)
