@@ -540,7 +540,8 @@ def check_liveness(
     """Every request of a correct client completes by the deadline (§4.5.2).
 
     ``expected`` maps each client to how many requests it was to make (the workload); without
-    it, every submitted request is expected. ``deadline_s`` defaults to the end of the trace.
+    it, every submitted request is expected. Faulty clients (``RunStarted.faulty``) are owed
+    nothing. ``deadline_s`` defaults to the end of the trace.
     PBFT promises liveness only after GST and once faults heal (``stable_from_s``, reported in
     the summary); the scenario chooses a deadline after that.
     """
@@ -557,7 +558,11 @@ def check_liveness(
             and record.t <= deadline
         ):
             completed[record.client].add(record.timestamp)
-    wanted: dict[str, int] = dict(expected) if expected is not None else {}
+    wanted: dict[str, int] = (
+        {client: count for client, count in expected.items() if client not in facts.faulty}
+        if expected is not None
+        else {}
+    )
     if expected is None:
         for client, _ in submitted:
             wanted[client] = wanted.get(client, 0) + 1

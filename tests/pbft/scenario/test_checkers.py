@@ -312,6 +312,12 @@ def test_liveness_fails_when_completion_comes_after_the_deadline() -> None:
     assert verdict.completed == 1
 
 
+def test_liveness_does_not_expect_the_requests_of_a_faulty_client() -> None:
+    verdict = checkers.check_liveness(honest_trace(faulty=("c1",)), expected={"c0": 2, "c1": 3})
+    assert verdict.ok, verdict.violations
+    assert (verdict.completed, verdict.expected) == (2, 2)
+
+
 def test_bounded_log_fails_when_a_correct_replica_exceeds_its_window() -> None:
     trace = honest_trace()
     trace.insert(-1, tr.LogSize(t=0.65, replica=2, slots=33, window=32))
