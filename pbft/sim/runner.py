@@ -320,12 +320,39 @@ class Simulation:
         self.agenda.push(t, kind, a, b)
 
     def _quiescent(self) -> bool:
-        """All requests completed, every fault over, nothing in flight or queued at a node."""
+        """All requests completed, every fault over, nothing in flight or queued at a node,
+        and every correct replica that is up settled in the same place (:meth:`_settled`)."""
         if self.completed_total < self.requests_total or self.in_flight > 0:
             return False
         if self.milestones_pending > 0 or self.now < self.last_fault_s:
             return False
-        return not any(node.backlog for node in self.nodes.values())
+        if any(node.backlog for node in self.nodes.values()):
+            return False
+        return self._settled()
+
+    def _settled(self) -> bool:
+        """Every correct replica that is up is in the same view, not changing views, and has
+        executed up to the same sequence number.
+
+        Without this, a run whose clients are done would stop while a replica that was cut
+        off, lost messages or restarted still had to catch up at its next Status: its state
+        transfer and executions would never reach the trace, so no checker could judge them.
+        A replica that cannot settle (cut off for good, alone in a higher view) keeps the run
+        going to the deadline, which is what the trace should then show.
+        """
+        settled_at: tuple[int, int] | None = None
+        for node in self.nodes.values():
+            if node.replica is None or not node.honest or node.core is None:
+                continue
+            status = node.core.status()
+            if status.view_change_in_progress:
+                return False
+            here = (int(status.view), int(status.last_executed))
+            if settled_at is None:
+                settled_at = here
+            elif here != settled_at:
+                return False
+        return True
 
     # ---------------------------------------------------------------------- event handlers
 

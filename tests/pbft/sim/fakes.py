@@ -36,6 +36,8 @@ TICK_S = 0.1
 class FakeStatus:
     view: int
     log_slots: int
+    last_executed: int
+    view_change_in_progress: bool = False
 
 
 class EchoReplica:
@@ -102,7 +104,7 @@ class EchoReplica:
         return Send(to=request.client, envelope=envelope)
 
     def status(self) -> FakeStatus:
-        return FakeStatus(view=0, log_slots=self.seq)
+        return FakeStatus(view=0, log_slots=self.seq, last_executed=self.seq)
 
 
 class QuorumClient:

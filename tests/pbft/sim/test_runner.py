@@ -232,6 +232,24 @@ def test_a_crashed_replica_receives_nothing_and_its_timers_stop() -> None:
     assert 3 not in result.replica_status
 
 
+def test_a_run_whose_clients_are_done_goes_on_while_a_correct_replica_lags_behind() -> None:
+    cut = FaultSpec(at_s=0.0, action="partition", groups=(("c0",), ("r3",)))
+    result = run(scenario(faults=[cut], within_s=3.0))
+    assert len(of_type(result.records, rec.Completed)) == 3  # r0..r2 answered
+    assert result.replica_status[3].last_executed == 0  # r3 never got a request
+    assert result.end_reason == "deadline"
+    assert result.end_time_s == 3.0
+
+
+def test_a_crashed_or_byzantine_replica_does_not_hold_the_run_open() -> None:
+    crash = FaultSpec(at_s=0.0, action="crash", replicas=(3,))
+    silent = (ByzantineSpec(replica=2, behavior="silent"),)
+    result = run(scenario(faults=[crash], byzantine=silent, within_s=3.0))
+    assert len(of_type(result.records, rec.Completed)) == 3
+    assert result.end_reason == "quiescent"
+    assert result.end_time_s < 1.0
+
+
 def test_a_restarted_replica_recovers_from_what_it_persisted_and_nothing_else() -> None:
     cores = FakeCores()
     faults = [

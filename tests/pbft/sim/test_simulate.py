@@ -126,3 +126,33 @@ def test_runs_replay_identically_in_processes_with_different_hash_seeds() -> Non
         digests.add(done.stdout.strip())
     assert len(digests) == 1
     assert len(digests.pop()) == 64
+
+
+def test_a_run_does_not_end_before_a_healed_replica_has_caught_up() -> None:
+    """Every request completes while r3 is cut off; the run must go on until r3 catches up.
+
+    Stopping at the heal would leave r3's catch-up (its Status, the state transfer, the
+    executions that follow) out of the trace, so no checker could ever judge it.
+    """
+    steady = LinkModel(delay=Delay(dist="fixed", value_s=0.002))
+    scenario = attrs.evolve(
+        BASE,
+        network=NetworkSpec(after=steady),
+        # 14 requests: r3 gets the stable checkpoint at 12 by state transfer, then must
+        # execute 13 and 14 itself from the others' commit certificates.
+        workload=WorkloadSpec(clients=1, requests=14),
+        faults=(
+            FaultSpec(at_s=0.0, action="partition", groups=(("r3",), ("r0", "r1", "r2", "c0"))),
+            FaultSpec(at_s=1.0, action="heal"),
+        ),
+    )
+    run = simulate(scenario)
+    assert max(r.t for r in run.records if isinstance(r, rec.Completed)) < 1.0
+    assert run.end_reason == "quiescent"
+    assert run.end_time_s > 1.0
+    status = run.replica_status
+    assert status[3].last_executed == status[0].last_executed == 14
+    assert {s.view for s in status.values()} == {0}
+    caught_up = [r for r in run.records if isinstance(r, rec.Executed) and r.replica == 3]
+    assert [r.seq for r in caught_up] == [13, 14]
+    assert all(r.t > 1.0 for r in caught_up)
