@@ -290,6 +290,60 @@ def test_client_consistency_rejects_an_unknown_service() -> None:
         checkers.check_client_consistency(honest_trace(), app="nosuch")
 
 
+def test_client_consistency_replays_through_a_null_batch() -> None:
+    put, get = (request("c0", 1),), (request("c0", 2, OP_GET),)
+    trace: list[tr.Record] = [
+        tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=()),
+        tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
+        *[executed(r, 1, put, t=0.2, results=kv_results(OP_PUT)) for r in range(4)],
+        *[executed(r, 2, (), t=0.25) for r in range(4)],
+        tr.Submitted(t=0.3, client="c0", timestamp=2, operation=OP_GET),
+        *[executed(r, 3, get, t=0.4, results=(GET_RESULT,)) for r in range(4)],
+        tr.Completed(t=0.5, client="c0", timestamp=2, operation=OP_GET, result=GET_RESULT),
+    ]
+    verdict = checkers.check_client_consistency(trace, app="kv")
+    assert verdict.ok, verdict.violations
+    assert "replayed seq 1-3" in verdict.summary
+
+
+def test_client_consistency_fails_when_a_client_accepts_a_request_only_a_faulty_replica_ran() -> (
+    None
+):
+    trace = [
+        r
+        for r in honest_trace(faulty=("r3",))
+        if not (isinstance(r, tr.Executed) and r.seq == 2 and r.replica != 3)
+    ]
+    verdict = checkers.check_client_consistency(trace, app="kv")
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.client, first.timestamp, first.t) == ("c0", 2, 0.6)
+    assert "no correct replica executed" in first.message
+
+
+def test_client_consistency_fails_when_a_later_client_request_precedes_an_earlier_completion() -> (
+    None
+):
+    # c0's request completes at seq 3 while c1's, already submitted, sits at seq 1; c2 then
+    # submits and lands at seq 2, before c0's completed request: only c2's order is wrong.
+    trace: list[tr.Record] = [
+        tr.RunStarted(t=0.0, scenario="hand", seed=1, n=4, f=1, faulty=()),
+        tr.Submitted(t=0.1, client="c0", timestamp=1, operation=OP_PUT),
+        tr.Submitted(t=0.1, client="c1", timestamp=1, operation=OP_PUT),
+        executed(0, 1, (request("c1", 1),), t=0.15),
+        executed(0, 3, (request("c0", 1),), t=0.2),
+        tr.Completed(t=0.3, client="c0", timestamp=1, operation=OP_PUT, result="e001"),
+        tr.Completed(t=0.31, client="c1", timestamp=1, operation=OP_PUT, result="e001"),
+        tr.Submitted(t=0.35, client="c2", timestamp=1, operation=OP_PUT),
+        executed(0, 2, (request("c2", 1),), t=0.4),
+    ]
+    verdict = checkers.check_client_consistency(trace)
+    assert verdict.violation_count == 1
+    assert verdict.first is not None
+    assert (verdict.first.client, verdict.first.seq) == ("c2", 2)
+
+
 def test_liveness_fails_when_a_request_never_completes() -> None:
     trace = [r for r in honest_trace() if not (isinstance(r, tr.Completed) and r.timestamp == 2)]
     verdict = checkers.check_liveness(trace)
@@ -359,8 +413,13 @@ small_ints = st.integers(min_value=0, max_value=5)
 times = st.floats(min_value=0, max_value=10, allow_nan=False)
 clients = st.sampled_from(["c0", "c1"])
 hexes = st.sampled_from(["", "aa", "bb"])
+operations = st.sampled_from(["", "aa", "zz", OP_PUT, OP_GET])  # "zz" is not even hex
 executed_requests = st.builds(
-    tr.ExecutedRequest, client=clients, timestamp=small_ints, operation=hexes, signed=st.booleans()
+    tr.ExecutedRequest,
+    client=clients,
+    timestamp=small_ints,
+    operation=operations,
+    signed=st.booleans(),
 )
 any_record = st.one_of(
     st.builds(
@@ -373,20 +432,30 @@ any_record = st.one_of(
         requests=st.lists(executed_requests, max_size=3).map(tuple),
         results=st.lists(hexes, max_size=3).map(tuple),
     ),
-    st.builds(tr.Submitted, t=times, client=clients, timestamp=small_ints, operation=hexes),
+    st.builds(tr.Submitted, t=times, client=clients, timestamp=small_ints, operation=operations),
     st.builds(
         tr.Completed, t=times, client=clients, timestamp=small_ints, operation=hexes, result=hexes
     ),
     st.builds(tr.LogSize, t=times, replica=small_ints, slots=small_ints, window=small_ints),
     st.builds(tr.ViewEntered, t=times, replica=small_ints, view=small_ints),
     st.builds(tr.Restarted, t=times, node=st.sampled_from(["r0", "r1", "c0", "x"])),
+    st.builds(tr.Crashed, t=times, node=st.sampled_from(["r0", "r1", "c0", "x"])),
+    st.builds(
+        tr.CheckpointStabilized, t=times, replica=small_ints, seq=small_ints, state_digest=hexes
+    ),
 )
 
 
-@given(st.lists(any_record, max_size=30), st.lists(st.sampled_from(["r0", "r3"]), max_size=2))
-def test_no_trace_makes_a_checker_raise(records: list[tr.Record], faulty: list[str]) -> None:
+@given(
+    st.lists(any_record, max_size=30),
+    st.lists(st.sampled_from(["r0", "r3", "c1"]), max_size=2),
+    st.sampled_from([None, "kv", "counter", "lock"]),
+)
+def test_no_trace_makes_a_checker_raise(
+    records: list[tr.Record], faulty: list[str], app: str | None
+) -> None:
     start = tr.RunStarted(t=0.0, scenario="fuzz", seed=1, n=4, f=1, faulty=tuple(faulty))
-    judgement = checkers.judge([start, *records])
+    judgement = checkers.judge([start, *records], app=app)
     assert set(judgement.verdicts) == set(checkers.ALL_CHECKS)
     for verdict in judgement.verdicts.values():
         assert verdict.ok == (verdict.violation_count == 0) or verdict.check == "liveness"
