@@ -13,6 +13,12 @@ hook of :func:`pbft.sim.simulate`, so no project source is patched:
   executed looks new again (defeats §4.1's "execute each request at most once").
 - :class:`HoardingReplica`: a log whose garbage collection drops nothing, so slots pile up
   behind the moving window (defeats §4.3's "discard messages at the stable checkpoint").
+- :class:`IgnoresRestore` (``SeededCores(recover_without_state=True)``): a recovered replica
+  whose service ignores the stored checkpoint's snapshot, so it resumes from an empty state
+  while believing it holds the checkpoint (defeats TOCS §5's "recovery restores the state of
+  the last stable checkpoint"). When the whole cluster restarts, every correct replica shares
+  the bug: they still agree on every batch, every result and every checkpoint, and only a
+  replay of the agreed log on a fresh service shows the results are wrong.
 
 :class:`ForgingPrimary` is the Byzantine behaviour the validity proof needs: it slips a request
 in a client's name, signed with garbage, into the first batch it proposes.
@@ -134,6 +140,32 @@ class HoardingReplica(Replica):
         self._log = HoardingLog()
 
 
+class IgnoresRestore:
+    """A service that keeps its own state when asked to restore a snapshot (the seeded bug).
+
+    Everything else is the wrapped service's, so it executes, snapshots and digests as
+    before; only ``restore`` (recovery, and state transfer later on) silently does nothing.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def execute(self, operation: bytes) -> bytes:
+        result: bytes = self._real.execute(operation)
+        return result
+
+    def snapshot(self) -> bytes:
+        snapshot: bytes = self._real.snapshot()
+        return snapshot
+
+    def restore(self, snapshot: bytes) -> None:
+        del snapshot
+
+    def state_digest(self) -> bytes:
+        digest: bytes = self._real.state_digest()
+        return digest
+
+
 def forged_request(operation: bytes = FORGED_OPERATION) -> Envelope:
     """A request in :data:`FORGED_CLIENT`'s name that the client never signed."""
     request = Request(client=FORGED_CLIENT, timestamp=FORGED_TIMESTAMP, operation=operation)
@@ -182,13 +214,16 @@ class SeededCores(RealCores):
 
     ``replica_class`` builds every replica, including the honest core inside a Byzantine
     behaviour and a replica recovered after a crash. ``accept_every_signature`` hands every
-    node :class:`AcceptEverySignature` around the real keyring. ``behaviors`` adds behaviours
-    the adversary registry does not know, by the name a scenario's ``byzantine`` entry uses;
-    ``built`` keeps every behaviour built from it, for tests to inspect.
+    node :class:`AcceptEverySignature` around the real keyring. ``recover_without_state``
+    gives every recovered replica a service wrapped in :class:`IgnoresRestore`.
+    ``behaviors`` adds behaviours the adversary registry does not know, by the name a
+    scenario's ``byzantine`` entry uses; ``built`` keeps every behaviour built from it, for
+    tests to inspect.
     """
 
     replica_class: type[Replica] = Replica
     accept_every_signature: bool = False
+    recover_without_state: bool = False
     behaviors: Mapping[str, BehaviorFactory] = attrs.field(factory=dict)
     built: list[Behavior] = attrs.field(factory=list)
 
@@ -222,7 +257,7 @@ class SeededCores(RealCores):
             replica=replica,
             signer=signer,
             keyring=keyring,
-            service=service,
+            service=IgnoresRestore(service) if self.recover_without_state else service,
             stored=stored,
         )
 

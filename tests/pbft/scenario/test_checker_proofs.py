@@ -4,7 +4,10 @@ A checker is trusted only once it has caught, in a real run, the violation it ex
 Agreement, client consistency and liveness are broken by faults beyond f
 (test_checkers_in_runs.py). These three are not: honest replicas verify client signatures,
 execute each request once and collect garbage (OSDI '99 §4.1-§4.3), so no Byzantine replica
-can break them within PBFT's assumptions. Each proof therefore seeds one bug
+can break them within PBFT's assumptions. The replay of the agreed log (client consistency)
+and the checkpoint-state comparison (agreement) catch what the replicas' own records cannot
+show, when every correct replica shares one bug; they get a seeded bug too. Each proof
+therefore seeds one bug
 (tests/pbft/scenario/seeded_bugs.py) into the otherwise real simulator, cores and adversary,
 and shows the checker reporting it; its twin runs the same scenario and the same adversary
 without the bug and stays clean, so the violation is the bug's and not the scenario's.
@@ -12,6 +15,7 @@ without the bug and stays clean, so the violation is the bug's and not the scena
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,7 +27,7 @@ from pbft.messages import signing_bytes
 from pbft.replica import Replica, reasons
 from pbft.replica.checkpoints import CachedReply
 from pbft.replica.log import Log
-from pbft.scenario.loader import scenario_from_dict
+from pbft.scenario.loader import load_scenario, scenario_from_dict
 from pbft.scenario.model import ByzantineSpec, Scenario
 from pbft.scenario.run import RunResult, judge_trace
 from pbft.sim import SimRun, simulate
@@ -46,6 +50,7 @@ from .seeded_bugs import (
 )
 
 SEEDS = (1, 2, 3)
+SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 WINDOW = 8
 
 BASE: dict[str, Any] = {
@@ -245,3 +250,53 @@ def test_bounded_log_holds_when_stable_checkpoints_collect_garbage(seed: int) ->
     assert checkpoints(sim) == {4, 8, 12}
     largest = max(record.slots for record in sim.records if isinstance(record, tr.LogSize))
     assert largest <= WINDOW
+
+
+# ------------------------------------------------------- client consistency (replay)
+
+# All four replicas crash and restart twice mid-workload (scenarios/lessons/whole-cluster-
+# restart.toml). With the seeded bug every recovered replica resumes from an empty kv store
+# while it believes it holds its stored checkpoint. All of them share the bug, so they still
+# agree with each other on every batch and every result, and clients get f + 1 matching
+# (wrong) replies.
+RESTART = load_scenario(SCENARIOS / "lessons" / "whole-cluster-restart.toml")
+BLIND_SEEDS = (1, 2, 4)  # seeds on which the replicas' own results agree throughout
+
+
+@pytest.mark.parametrize("seed", BLIND_SEEDS)
+def test_client_consistency_fails_when_recovered_replicas_resume_from_an_empty_state(
+    seed: int,
+) -> None:
+    sim, result = run(RESTART, seed, SeededCores(recover_without_state=True))
+    assert failed(result) == ["client_consistency"]
+    first = result.verdicts["client_consistency"].first
+    assert first is not None
+    assert "replaying the agreed log on a fresh kv service" in first.message
+    # Compared only with what the correct replicas recorded, the wrong results look fine:
+    # it takes the replay (which needs the scenario's service) to see them.
+    assert judge_trace(sim.records).verdicts["client_consistency"].ok
+
+
+@pytest.mark.parametrize("seed", BLIND_SEEDS)
+def test_client_consistency_holds_when_recovered_replicas_restore_their_checkpoint(
+    seed: int,
+) -> None:
+    _, result = run(RESTART, seed, SeededCores())
+    assert failed(result) == []
+    assert "replayed seq 1-" in result.verdicts["client_consistency"].summary
+
+
+def test_agreement_fails_when_a_recovered_replica_stabilizes_another_state_at_a_checkpoint() -> (
+    None
+):
+    # Seed 3: r0 made checkpoint 16 stable just before the first crash; the others reach seq
+    # 16 only after recovering into an empty state, and stabilize a different state there.
+    # Every batch still matches: only the checkpoint's state shows the logs diverged.
+    sim, result = run(RESTART, 3, SeededCores(recover_without_state=True))
+    verdict = result.verdicts["agreement"]
+    assert not verdict.ok
+    assert all(
+        v.message.startswith("checkpoint 16: r0 stabilized state") for v in verdict.violations
+    )
+    assert {v.replicas for v in verdict.violations} == {(0, 1), (0, 2), (0, 3)}
+    assert checkpoints(sim) >= {16}
