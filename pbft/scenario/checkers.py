@@ -349,7 +349,8 @@ def check_client_consistency(records: Sequence[tr.Record], *, app: str | None = 
     executed (all of them fetched it by state transfer): a result past that point, and every
     result when ``app`` is None, is compared with what correct replicas recorded instead.
     Correct replicas must also agree on each request's result. If request A completed before
-    request B was submitted, A must precede B in the log (linearizability).
+    request B was submitted, A must precede B in the log (linearizability). Faulty clients
+    (``RunStarted.faulty``) are promised nothing, so what they accepted is not judged.
     """
     facts = _facts(records)
     # request -> result -> the (replica, seq, t) executions that produced it, in trace order
@@ -384,7 +385,11 @@ def check_client_consistency(records: Sequence[tr.Record], *, app: str | None = 
                     timestamp=key[1],
                 )
             )
-    accepted = [record for record in records if isinstance(record, tr.Completed)]
+    accepted = [
+        record
+        for record in records
+        if isinstance(record, tr.Completed) and record.client not in facts.faulty
+    ]
     for record in accepted:
         key = (record.client, record.timestamp)
         agreed = results.get(key)
@@ -437,7 +442,7 @@ def check_client_consistency(records: Sequence[tr.Record], *, app: str | None = 
                     timestamp=record.timestamp,
                 )
             )
-    violations.extend(_real_time_order(records, position))
+    violations.extend(_real_time_order(records, position, facts.faulty))
     return _verdict(
         "client_consistency",
         violations,
@@ -497,12 +502,19 @@ def _replay(executions: Sequence[tr.Executed], app: str) -> _Replay:
 
 
 def _real_time_order(
-    records: Sequence[tr.Record], position: Mapping[RequestKey, tuple[int, int]]
+    records: Sequence[tr.Record],
+    position: Mapping[RequestKey, tuple[int, int]],
+    faulty: frozenset[str],
 ) -> list[Violation]:
-    """Requests submitted after another completed must come later in the log."""
+    """Requests submitted after another completed must come later in the log.
+
+    Only correct clients' completions and submissions count: a faulty client's are claims.
+    """
     latest: tuple[tuple[int, int], RequestKey, float] | None = None
     violations: list[Violation] = []
     for record in records:
+        if isinstance(record, tr.Completed | tr.Submitted) and record.client in faulty:
+            continue
         match record:
             case tr.Completed(client=client, timestamp=timestamp, t=t):
                 at = position.get((client, timestamp))

@@ -344,6 +344,18 @@ def test_client_consistency_fails_when_a_later_client_request_precedes_an_earlie
     assert (verdict.first.client, verdict.first.seq) == ("c2", 2)
 
 
+def test_client_consistency_ignores_what_a_faulty_client_claims_to_have_accepted() -> None:
+    # A Byzantine client may record any result and any completion time; PBFT promises
+    # consistent results and real-time order to correct clients only (§4.1).
+    trace = honest_trace(faulty=("c0",))
+    old = next(r for r in trace if isinstance(r, tr.Completed) and r.timestamp == 2)
+    lie = tr.Completed(t=0.6, client="c0", timestamp=2, operation=OP_GET, result="0bad")
+    trace = replace(trace, old, lie)
+    trace.insert(3, tr.Completed(t=0.1, client="c0", timestamp=2, operation=OP_GET, result=""))
+    assert checkers.check_client_consistency(trace, app="kv").ok
+    assert not checkers.check_client_consistency(honest_trace()[:3] + trace[3:], app="kv").ok
+
+
 def test_liveness_fails_when_a_request_never_completes() -> None:
     trace = [r for r in honest_trace() if not (isinstance(r, tr.Completed) and r.timestamp == 2)]
     verdict = checkers.check_liveness(trace)
