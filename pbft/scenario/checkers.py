@@ -356,17 +356,29 @@ def check_client_consistency(records: Sequence[tr.Record], *, app: str | None = 
     # request -> result -> the (replica, seq, t) executions that produced it, in trace order
     results: dict[RequestKey, dict[str, list[tuple[int, int, float]]]] = defaultdict(dict)
     position: dict[RequestKey, tuple[int, int]] = {}
-    for execution in facts.executions:
-        for index, (request, result) in enumerate(
-            zip(execution.requests, execution.results, strict=False)
-        ):
-            key = (request.client, request.timestamp)
-            results[key].setdefault(result, []).append(
-                (execution.replica, execution.seq, execution.t)
-            )
-            position.setdefault(key, (execution.seq, index))
-    replay = _Replay() if app is None else _replay(facts.executions, app)
     violations: list[Violation] = []
+    for execution in facts.executions:
+        if len(execution.results) != len(execution.requests):
+            violations.append(
+                Violation(
+                    check="client_consistency",
+                    message=(
+                        f"r{execution.replica} executed {len(execution.requests)} requests but "
+                        f"recorded {len(execution.results)} results at seq {execution.seq}"
+                    ),
+                    t=execution.t,
+                    seq=execution.seq,
+                    replicas=(execution.replica,),
+                )
+            )
+        for index, request in enumerate(execution.requests):
+            key = (request.client, request.timestamp)
+            position.setdefault(key, (execution.seq, index))
+            if index < len(execution.results):
+                results[key].setdefault(execution.results[index], []).append(
+                    (execution.replica, execution.seq, execution.t)
+                )
+    replay = _Replay() if app is None else _replay(facts.executions, app)
     for key, by_result in results.items():
         if len(by_result) > 1:
             first, second = sorted(by_result.items(), key=lambda item: item[1][0][2])[:2]
@@ -392,62 +404,66 @@ def check_client_consistency(records: Sequence[tr.Record], *, app: str | None = 
     ]
     for record in accepted:
         key = (record.client, record.timestamp)
-        agreed = results.get(key)
-        replayed = replay.results.get(key)
-        if agreed is None:
-            violations.append(
-                Violation(
-                    check="client_consistency",
-                    message=(
-                        f"{record.client} accepted result {_short(record.result)} for request "
-                        f"{record.timestamp}, which no correct replica executed"
-                    ),
-                    t=record.t,
-                    client=record.client,
-                    timestamp=record.timestamp,
-                )
-            )
-        elif replayed is not None:
-            expected, seq = replayed
-            if record.result != expected:
-                violations.append(
-                    Violation(
-                        check="client_consistency",
-                        message=(
-                            f"{record.client} accepted result {_short(record.result)} for "
-                            f"request {record.timestamp}, but replaying the agreed log on a "
-                            f"fresh {app} service gives {_short(expected)} at seq {seq}"
-                        ),
-                        t=record.t,
-                        seq=seq,
-                        replicas=tuple(sorted({a for done in agreed.values() for a, _, _ in done})),
-                        client=record.client,
-                        timestamp=record.timestamp,
-                    )
-                )
-        elif record.result not in agreed:
-            correct, [(replica, seq, _), *_] = next(iter(sorted(agreed.items())))
-            violations.append(
-                Violation(
-                    check="client_consistency",
-                    message=(
-                        f"{record.client} accepted result {_short(record.result)} for request "
-                        f"{record.timestamp}, but correct replica r{replica} executed it at seq "
-                        f"{seq} with result {_short(correct)}"
-                    ),
-                    t=record.t,
-                    seq=seq,
-                    replicas=tuple(sorted({a for done in agreed.values() for a, _, _ in done})),
-                    client=record.client,
-                    timestamp=record.timestamp,
-                )
-            )
+        wrong = _accepted_wrong(
+            record,
+            executed=key in position,
+            agreed=results.get(key, {}),
+            replayed=replay.results.get(key),
+            app=app,
+        )
+        if wrong is not None:
+            violations.append(wrong)
     violations.extend(_real_time_order(records, position, facts.faulty))
     return _verdict(
         "client_consistency",
         violations,
         f"{len(accepted)} accepted results checked against the agreed log"
         + ("" if app is None else f"; {replay.note}"),
+    )
+
+
+def _accepted_wrong(
+    record: tr.Completed,
+    *,
+    executed: bool,
+    agreed: Mapping[str, list[tuple[int, int, float]]],
+    replayed: tuple[str, int] | None,
+    app: str | None,
+) -> Violation | None:
+    """The violation, if any, of a client accepting ``record.result``.
+
+    ``agreed`` maps each result correct replicas recorded for the request to who computed
+    it; ``replayed`` is the replay's (result, seq) when the replay reached the request.
+    """
+    head = f"{record.client} accepted result {_short(record.result)} for request "
+    replicas = tuple(sorted({a for done in agreed.values() for a, _, _ in done}))
+    if not executed:
+        message = f"{head}{record.timestamp}, which no correct replica executed"
+        seq = None
+    elif replayed is not None:
+        expected, seq = replayed
+        if record.result == expected:
+            return None
+        message = (
+            f"{head}{record.timestamp}, but replaying the agreed log on a fresh {app} service "
+            f"gives {_short(expected)} at seq {seq}"
+        )
+    elif agreed and record.result not in agreed:
+        correct, [(replica, seq, _), *_] = next(iter(sorted(agreed.items())))
+        message = (
+            f"{head}{record.timestamp}, but correct replica r{replica} executed it at seq "
+            f"{seq} with result {_short(correct)}"
+        )
+    else:
+        return None  # the recorded results agree with it, or none was recorded (reported)
+    return Violation(
+        check="client_consistency",
+        message=message,
+        t=record.t,
+        seq=seq,
+        replicas=replicas,
+        client=record.client,
+        timestamp=record.timestamp,
     )
 
 

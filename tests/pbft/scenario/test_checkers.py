@@ -356,6 +356,17 @@ def test_client_consistency_ignores_what_a_faulty_client_claims_to_have_accepted
     assert not checkers.check_client_consistency(honest_trace()[:3] + trace[3:], app="kv").ok
 
 
+def test_client_consistency_fails_when_a_replica_records_fewer_results_than_requests() -> None:
+    trace = honest_trace()
+    short = executed(1, 2, (request("c0", 2, OP_GET),), t=0.51, results=())
+    verdict = checkers.check_client_consistency(replace(trace, find_executed(trace, 1, 2), short))
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.replicas, first.t) == (2, (1,), 0.51)
+    assert "1 requests but recorded 0 results" in first.message
+
+
 def test_liveness_fails_when_a_request_never_completes() -> None:
     trace = [r for r in honest_trace() if not (isinstance(r, tr.Completed) and r.timestamp == 2)]
     verdict = checkers.check_liveness(trace)
