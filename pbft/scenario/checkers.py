@@ -1,5 +1,6 @@
 """Judge a run from its trace alone: agreement, validity, integrity, client consistency,
-liveness and a bounded log.
+liveness and a bounded log. (Client consistency also replays the agreed log on a fresh
+service, given the service's name, since the trace does not record it.)
 
 Each checker reads the records of :mod:`pbft.trace.records` and returns a :class:`Verdict`
 whose violations carry the first counterexample (sequence number, replicas, virtual time), so
