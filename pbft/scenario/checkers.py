@@ -299,13 +299,21 @@ def check_integrity(records: Sequence[tr.Record]) -> Verdict:
     executed at seq 1 and another at seq 2 ran twice on the replicated service, even when
     neither replica ran it twice itself (the second skipped seq 1 by state transfer).
     Re-executing the same sequence number after a restart is not a double execution (the
-    service state was rolled back to the checkpoint first).
+    service state was rolled back to the checkpoint first); doing so without a restart is.
     """
     facts = _facts(records)
     where: dict[tuple[int, RequestKey], int] = {}
     agreed_at: dict[RequestKey, tr.Executed] = {}  # the first correct execution of each request
+    since_start: dict[int, set[int]] = defaultdict(set)  # seqs each replica ran since (re)start
     violations: list[Violation] = []
-    for record in facts.executions:
+    for record in records:
+        if isinstance(record, tr.Restarted):
+            since_start.pop(_replica_id(record.node), None)
+            continue
+        if not isinstance(record, tr.Executed) or _principal(record.replica) in facts.faulty:
+            continue
+        again = record.seq in since_start[record.replica]
+        since_start[record.replica].add(record.seq)
         in_batch: set[RequestKey] = set()
         for request in record.requests:
             key = (request.client, request.timestamp)
@@ -314,6 +322,8 @@ def check_integrity(records: Sequence[tr.Record]) -> Verdict:
             replicas: tuple[int, ...] = (record.replica,)
             if key in in_batch:
                 at = "twice in that batch"
+            elif again:
+                at = "it executed that seq before without restarting"
             elif earlier_seq != record.seq:
                 at = f"after seq {earlier_seq}"
             elif first.seq != record.seq:

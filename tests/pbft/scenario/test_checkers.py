@@ -204,6 +204,17 @@ def test_integrity_fails_when_different_replicas_execute_one_request_at_two_seqs
     assert "seq 1" in first.message
 
 
+def test_integrity_fails_when_a_replica_executes_one_seq_twice_without_restarting() -> None:
+    trace = honest_trace()
+    trace.insert(-1, executed(1, 2, (request("c0", 2, OP_GET),), t=0.65))
+    verdict = checkers.check_integrity(trace)
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.replicas, first.t) == (2, (1,), 0.65)
+    assert "without restarting" in first.message
+
+
 def test_client_consistency_fails_when_a_client_accepts_a_result_no_correct_replica_computed() -> (
     None
 ):
