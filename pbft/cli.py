@@ -39,18 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(module=module)
+        sub.set_defaults(module=module, command_parser=sub)
         _load(module).add_arguments(sub)
     bench = commands.add_parser(
         "bench",
         help="print performance figures for this machine",
         description="Print performance figures for this machine (never part of the tests).",
     )
-    bench.set_defaults(help_parser=bench)
+    bench.set_defaults(help_parser=bench, command_parser=bench)
     benchmarks = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", parser_class=_Parser)
     for name, module, help_text in BENCHMARKS:
         sub = benchmarks.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(module=module)
+        sub.set_defaults(module=module, command_parser=sub)
         _load(module).add_arguments(sub)
     return parser
 
@@ -61,7 +61,12 @@ def _load(module: str) -> ModuleType:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # parse_args would blame the top-level parser and print its usage; the subcommand's
+        # usage is the one that shows what it does accept.
+        command_parser: argparse.ArgumentParser = getattr(args, "command_parser", parser)
+        command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
     module = getattr(args, "module", None)
     if module is None:
         getattr(args, "help_parser", parser).print_help(sys.stderr)

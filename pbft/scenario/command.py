@@ -10,9 +10,10 @@ suffix (docs/scenarios.md, "Running").
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ from pbft.scenario.model import Scenario
 from pbft.scenario.report import print_report, result_to_json
 from pbft.scenario.run import RunResult, judge_trace, run_scenario
 from pbft.trace.io import read_trace, write_trace
-from pbft.trace.records import TraceFormatError
+from pbft.trace.records import Record, RunStarted, TraceFormatError
 
 BUILTIN = "quickstart.toml"
 
@@ -137,8 +138,14 @@ def _judge(args: argparse.Namespace, out: Console, err: Console) -> int:
         scenario = load_scenario(args.files[0]) if args.files else None
         records = read_trace(args.judge)
         result = judge_trace(records, scenario)
-    except (ScenarioError, TraceFormatError, JudgeError) as error:
-        err.print(f"cannot judge: {error}", markup=False)
+    except (ScenarioError, TraceFormatError) as error:
+        err.print(f"cannot judge: {error}", markup=False)  # the message names the file
+        return 2
+    except JudgeError as error:
+        err.print(f"cannot judge {args.judge}: {error}", markup=False)
+        return 2
+    if scenario is not None and (mismatch := cluster_mismatch(records, scenario)) is not None:
+        err.print(f"cannot judge {args.judge} against {scenario.source}: {mismatch}", markup=False)
         return 2
     _emit(out, result, as_json=args.json, trace_path=None)
     return 0 if result.passed else 1
@@ -153,9 +160,33 @@ def _emit(out: Console, result: RunResult, *, as_json: bool, trace_path: Path | 
         print_report(out, result, trace_path=None if trace_path is None else str(trace_path))
 
 
+def cluster_mismatch(records: Sequence[Record], scenario: Scenario) -> str | None:
+    """Why ``scenario`` cannot judge a trace of another cluster, or None when it can.
+
+    The checkers count quorums and correct replicas from the trace, and the report prints
+    them from the scenario: a FILE for a different n, f or set of Byzantine replicas would
+    give a verdict about neither run.
+    """
+    started = next(record for record in records if isinstance(record, RunStarted))
+    byzantine = tuple(sorted(f"r{entry.replica}" for entry in scenario.byzantine))
+    ours = (scenario.cluster.size, scenario.cluster.f, byzantine)
+    theirs = (started.n, started.f, tuple(sorted(started.faulty)))
+    if ours == theirs:
+        return None
+    return (
+        f"the trace is of n={theirs[0]} f={theirs[1]} Byzantine [{', '.join(theirs[2])}] "
+        f"(scenario {started.scenario!r}), the file describes n={ours[0]} f={ours[1]} "
+        f"Byzantine [{', '.join(ours[2])}]"
+    )
+
+
 def _write(path: Path, result: RunResult) -> None:
-    if path.parent != Path(""):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        # mkdir would report "File exists", which hides what is wrong.
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent} is not a directory")
+    if parent != Path(""):
+        parent.mkdir(parents=True, exist_ok=True)
     write_trace(path, result.records)
 
 

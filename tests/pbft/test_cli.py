@@ -38,3 +38,22 @@ def test_unknown_commands_and_bad_arguments_exit_2(
     err = capsys.readouterr().err
     assert "error:" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["run", "--bogus"], "usage: pbft run "),
+        (["bench", "crypto", "extra"], "usage: pbft bench crypto "),
+        (["keys", "show", "a.json", "b.json"], "usage: pbft keys "),
+    ],
+)
+def test_unrecognized_arguments_are_reported_with_the_subcommands_usage(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    assert f"error: unrecognized arguments: {argv[-1]}" in err

@@ -128,6 +128,45 @@ def test_judging_a_trace_without_run_started_exits_2(
     assert "RunStarted" in capsys.readouterr().err
 
 
+def test_judging_a_trace_without_run_started_names_the_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert run(["--judge", str(empty)]) == 2
+    assert f"cannot judge {empty}: a trace must hold exactly one RunStarted" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_text", "described"),
+    [
+        ("[cluster]\nf = 2\n", "n=7 f=2 Byzantine []"),
+        ('[[byzantine]]\nreplica = 3\nbehavior = "silent"\n', "n=4 f=1 Byzantine [r3]"),
+    ],
+)
+def test_judging_against_a_file_for_another_cluster_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file_text: str, described: str
+) -> None:
+    scenario = write(tmp_path, 'name = "hand"\n' + file_text, "other.toml")
+    assert run(["--judge", save(tmp_path, honest_trace()), scenario]) == 2
+    err = capsys.readouterr().err
+    assert "the trace is of n=4 f=1 Byzantine [] (scenario 'hand')" in err
+    assert f"the file describes {described}" in err
+
+
+def test_judging_against_a_file_for_the_same_cluster_is_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write(tmp_path, '[[byzantine]]\nreplica = 3\nbehavior = "silent"\n', "same.toml")
+    trace = save(tmp_path, honest_trace(faulty=("r3",)))
+    assert run(["--judge", trace, scenario]) == 1  # judged: 2 of the file's 10 requests
+    captured = capsys.readouterr()
+    assert "2/10 requests" in captured.out
+    assert captured.err == ""
+
+
 def test_judge_refuses_run_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--judge", save(tmp_path, honest_trace()), "--trace", "x.jsonl"]) == 2
     assert "cannot be combined" in capsys.readouterr().err
@@ -153,6 +192,24 @@ def test_several_runs_name_their_traces_after_scenario_and_seed(tmp_path: Path) 
         tmp_path / "new" / "a-seed1.jsonl",
         tmp_path / "new" / "a-seed2.jsonl",
     ]
+
+
+def test_a_trace_path_under_a_file_exits_2_saying_it_is_not_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "plain"
+    blocker.write_text("")
+    assert run(["--trace", str(blocker / "t.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write trace {blocker / 't.jsonl'}: {blocker} is not a directory" in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_an_unwritable_trace_path_exits_2_with_the_system_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["--trace", "/dev/full"]) == 2
+    assert "cannot write trace /dev/full: No space left on device" in capsys.readouterr().err
 
 
 QUICK = """# a tiny run for command tests
