@@ -162,11 +162,16 @@ class NormalCase(ReplicaCore):
         views, low mark < n <= high mark, no pre-prepare with another digest was accepted
         for (v, n), d is the digest of the batch, and every request in the batch is signed
         by its client. The pre-prepare is persisted before the PREPARE leaves. Pre-prepares
-        up to one window above the high mark are held back until the window moves.
+        up to one window above the high mark are held back until the window moves, and those
+        of the view we are changing to until its NEW-VIEW arrives.
         """
         reason = self._reject_pre_prepare(envelope, pre_prepare)
         if reason is not None:
             if reason[0] == reasons.OUTSIDE_WINDOW and self._hold_early(envelope, pre_prepare.seq):
+                return
+            if reason[0] == reasons.VIEW_CHANGE_IN_PROGRESS and self._hold_until_new_view(
+                envelope, pre_prepare.seq
+            ):
                 return
             if reason[0] != "duplicate":
                 self._reject(out, envelope, *reason)
@@ -309,15 +314,40 @@ class NormalCase(ReplicaCore):
 
         Checkpoint messages and pre-prepares race: the primary may move its window and send
         the next pre-prepare before we collected the checkpoint quorum (hyperledger fabric
-        #1119). Holding these messages back avoids a needless stall; the hold is bounded by
-        the window and by 2n + 1 messages per seq.
+        #1119). Likewise, while we fetch the state of a proven checkpoint p above H, the
+        others already work in the window (p, p + L] that the snapshot will give us. Holding
+        these messages back avoids a needless stall; the hold is bounded by two windows and
+        by 2n + 1 messages per seq.
         """
         # Deviation (§4.2): held back instead of dropped; checked in full when processed.
-        if not self._high_mark < seq <= self._high_mark + self._config.window_size:
+        window = self._config.window_size
+        above_proven = (
+            self._proven is not None
+            and self._proven[0] > self._high_mark
+            and self._proven[0] < seq <= self._proven[0] + window
+        )
+        if not (self._high_mark < seq <= self._high_mark + window or above_proven):
             return False
         held = self._early.setdefault(seq, [])
         if len(held) < 2 * self._config.n + 1:
             held.append(envelope)
+        return True
+
+    def _hold_until_new_view(self, envelope: Envelope, seq: Seq) -> bool:
+        """Keep a pre-prepare of the view we are changing to until its NEW-VIEW arrives (§4.4).
+
+        The new primary proposes right after sending NEW-VIEW, so its first pre-prepares can
+        overtake the NEW-VIEW. Refused, such a slot cannot prepare until the primary
+        retransmits it a status period later, later slots commit but cannot execute, and the
+        backups' view-change timer may expire first: a second, needless view change. Only
+        the new primary signs these (the guard checked it), so holding at most a window of
+        them bounds what a faulty primary can make us keep.
+        """
+        # Deviation (§4.4): held instead of dropped; checked in full once the view begins.
+        held = self._entering_view_pre_prepares
+        if seq <= self._stable_seq or (seq not in held and len(held) >= self._config.window_size):
+            return False
+        held.setdefault(seq, envelope)
         return True
 
     def _install_new_view_pending(self, now_s: float, out: list[Effect]) -> None:

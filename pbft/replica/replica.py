@@ -198,6 +198,8 @@ class Replica(CatchUp):
             self._on_timer(event.timer, now_s, out)
         elif isinstance(event, Received):
             self._on_envelope(event.envelope, now_s, out)
+        if self._active and self._entering_view_pre_prepares:
+            self._replay_entering_view(now_s, out)
         while self._window_moved:
             self._window_moved = False
             self._install_new_view_pending(now_s, out)
@@ -270,6 +272,14 @@ class Replica(CatchUp):
         elif timer == BATCH_TIMER:
             self._batch_timer_armed = False
             self._propose(now_s, out, flush=True)
+
+    def _replay_entering_view(self, now_s: float, out: list[Effect]) -> None:
+        # Only pre-prepares of the view just entered are held (a view change clears them);
+        # each is checked in full now, as if it had arrived after the NEW-VIEW.
+        held = sorted(self._entering_view_pre_prepares.items())
+        self._entering_view_pre_prepares = {}
+        for _, envelope in held:
+            self._on_envelope(envelope, now_s, out)
 
     def _replay_early(self, now_s: float, out: list[Effect]) -> None:
         ready = sorted(seq for seq in self._early if seq <= self._high_mark)

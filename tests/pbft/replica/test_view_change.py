@@ -445,3 +445,127 @@ def test_a_primary_that_ignores_one_client_is_replaced_even_while_it_orders_othe
     for i in (1, 2, 3):
         assert entered_views(cluster, i)[-1] >= 1
         assert b"censored" in cluster.services[i].operations
+
+
+def _changing_to_view_1(cluster: Cluster, i: int) -> None:
+    """Make replica ``i`` join view 1 (f + 1 VIEW-CHANGEs) without its NEW-VIEW yet."""
+    for checked in _valid_view_changes(cluster, 1, [1, 2]):
+        cluster.inject(i, checked.envelope)
+    status = cluster.replicas[i].status()
+    assert (status.view, status.view_change_in_progress) == (1, True)
+
+
+def _new_view_1(cluster: Cluster) -> NewView:
+    vcs = _valid_view_changes(cluster, 1, [0, 1, 2])
+    return NewView(view=View(1), view_changes=tuple(c.envelope for c in vcs), pre_prepares=())
+
+
+def _pre_prepare(cluster: Cluster, view: int, seq: int, operation: bytes):  # type: ignore[no-untyped-def]
+    request = cluster.request("c0", operation)
+    return sign(
+        cluster.signer(view % cluster.config.n),
+        PrePrepare(
+            view=View(view), seq=Seq(seq), digest=batch_digest((request,)), batch=(request,)
+        ),
+    )
+
+
+def prepared_seqs(effects: list) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+    from pbft.messages import Prepare
+
+    return [
+        (e.envelope.payload.view, e.envelope.payload.seq)
+        for e in effects
+        if isinstance(e, Broadcast) and isinstance(e.envelope.payload, Prepare)
+    ]
+
+
+def test_a_pre_prepare_that_overtakes_its_new_view_is_prepared_once_the_view_begins() -> None:
+    """The new primary proposes right after NEW-VIEW; a backup may see the proposal first.
+
+    Refusing it left the slot unprepared until a status-period retransmission, and the
+    backups' timer often moved the cluster to yet another view.
+    """
+    cluster = Cluster(config())
+    cluster.start()
+    _changing_to_view_1(cluster, 3)
+    early = _pre_prepare(cluster, 1, 1, b"first in view 1")
+    effects = cluster.inject(3, early)
+    assert prepared_seqs(effects) == []
+    assert cluster.replicas[3].rejections == {}
+    effects = cluster.inject(3, sign(cluster.signer(1), _new_view_1(cluster)))
+    assert [e.view for e in effects if isinstance(e, EnteredView)] == [1]
+    assert prepared_seqs(effects) == [(1, 1)]
+    assert cluster.replicas[3].rejections == {}
+
+
+def test_a_held_pre_prepare_is_checked_in_full_when_the_view_begins() -> None:
+    cluster = Cluster(config())
+    cluster.start()
+    _changing_to_view_1(cluster, 3)
+    good = _pre_prepare(cluster, 1, 2, b"good")
+    forged = good.payload
+    assert isinstance(forged, PrePrepare)
+    bad = sign(cluster.signer(1), attrs.evolve(forged, seq=Seq(1), digest=b"\x00" * 32))
+    cluster.inject(3, bad)
+    cluster.inject(3, good)
+    effects = cluster.inject(3, sign(cluster.signer(1), _new_view_1(cluster)))
+    assert prepared_seqs(effects) == [(1, 2)]
+    assert cluster.replicas[3].rejections == {"bad-digest": 1}
+
+
+def test_only_pre_prepares_of_the_view_being_entered_are_held_and_at_most_a_window() -> None:
+    cluster = Cluster(config(window_size=4, checkpoint_interval=2))
+    cluster.start()
+    _changing_to_view_1(cluster, 3)
+    cluster.inject(3, _pre_prepare(cluster, 2, 1, b"a view beyond"))
+    assert cluster.replicas[3].rejections == {"wrong-view": 1}
+    for seq in range(1, 12):
+        cluster.inject(3, _pre_prepare(cluster, 1, seq, b"%d" % seq))
+    assert len(cluster.replicas[3]._entering_view_pre_prepares) <= 4
+    effects = cluster.inject(3, sign(cluster.signer(1), _new_view_1(cluster)))
+    # Seqs 1-4 fill the window; nothing beyond a window was kept.
+    assert prepared_seqs(effects) == [(1, 1), (1, 2), (1, 3), (1, 4)]
+
+
+def test_pre_prepares_held_for_a_view_that_never_began_are_dropped() -> None:
+    cluster = Cluster(config())
+    cluster.start()
+    _changing_to_view_1(cluster, 3)
+    cluster.inject(3, _pre_prepare(cluster, 1, 1, b"never ordered"))
+    for checked in _valid_view_changes(cluster, 2, [1, 2]):
+        cluster.inject(3, checked.envelope)
+    assert cluster.replicas[3].status().view == 2
+    assert cluster.replicas[3]._entering_view_pre_prepares == {}
+
+
+def test_a_replica_that_enters_a_view_behind_its_checkpoint_keeps_what_the_view_sends_it() -> None:
+    """r3 enters view 1 two windows behind min-s and fetches that state; the new primary's
+    first pre-prepare and the prepares for it arrive before the snapshot. Dropped, they left
+    the slot unprepared (r0 is down, so every quorum needs r3) until a retransmission a
+    status period later, and the backups' timer moved the cluster on to view 2."""
+    from pbft.messages import Request
+
+    cluster = Cluster(config(checkpoint_interval=2, window_size=4, status_interval_s=10.0))
+    cluster.start()
+    cluster.drop = lambda d: "r3" in (d.to, d.sender)
+    for n in range(9):
+        cluster.submit(f"c{n % 4}", b"%d" % n)
+        cluster.flush()
+    assert cluster.replicas[1].status().stable_seq == 8
+    assert cluster.replicas[3].status().last_executed == 0
+    cluster.drop = lambda d: False
+    cluster.crash(0)
+    request = cluster.submit("c1", b"after the view change", to=[1, 2, 3])
+    cluster.flush()
+    cluster.fire(1, "view-change")
+    cluster.fire(2, "view-change")
+    cluster.flush()  # no timer fires: no retransmission may help
+    payload = request.payload
+    assert isinstance(payload, Request)
+    for i in (1, 2, 3):
+        status = cluster.replicas[i].status()
+        assert (status.view, status.view_change_in_progress) == (1, False)
+        assert b"after the view change" in cluster.services[i].operations
+    assert cluster.services[3].operations == cluster.services[1].operations
+    assert "outside-window" not in cluster.replicas[3].rejections
