@@ -149,21 +149,29 @@ def check_agreement(records: Sequence[tr.Record]) -> Verdict:
     checkpoint by state transfer never executes the sequence numbers below it, so its log has
     a gap there; what stands for that part of its log is the checkpoint's state, and correct
     replicas must stabilize equal states at each checkpoint (§4.3), or the gap would hide a
-    divergence.
+    divergence. Any other gap (a seq neither executed nor covered by a fetched checkpoint) is
+    a hole in the replica's log, so its log is no prefix of the others'.
     """
     facts = _facts(records)
     first_at: dict[int, tr.Executed] = {}
     first_state: dict[int, tr.CheckpointStabilized] = {}
     last_seq: dict[int, int] = {}
+    # The seq each replica's state reaches: executed or fetched (a stable checkpoint). After a
+    # restart it is unknown until the replica executes on record again: recovery replays the
+    # stored log tail without Executed records.
+    reached: dict[int, int] = defaultdict(int)
+    restarted: set[int] = set()
     violations: list[Violation] = []
     reported: set[tuple[int, int]] = set()
     for record in records:
         if isinstance(record, tr.Restarted):
             last_seq.pop(_replica_id(record.node), None)
+            restarted.add(_replica_id(record.node))
             continue
         if isinstance(record, tr.CheckpointStabilized):
             if _principal(record.replica) not in facts.faulty:
                 violations.extend(_state_divergence(first_state, record))
+                reached[record.replica] = max(reached[record.replica], record.seq)
             continue
         if not isinstance(record, tr.Executed):
             continue
@@ -204,11 +212,33 @@ def check_agreement(records: Sequence[tr.Record]) -> Verdict:
                 )
             )
         last_seq[record.replica] = max(record.seq, previous or 0)
+        held = reached[record.replica]
+        if record.replica not in restarted and record.seq > held + 1:
+            violations.append(_hole(record, held))
+        restarted.discard(record.replica)
+        reached[record.replica] = max(held, record.seq)
     replicas = sorted({record.replica for record in facts.executions})
     return _verdict(
         "agreement",
         violations,
         f"{len(replicas)} correct replicas executed {len(first_at)} sequence numbers",
+    )
+
+
+def _hole(record: tr.Executed, held: int) -> Violation:
+    """``record``'s replica skipped the seqs after ``held``, which it neither ran nor fetched."""
+    missing = (
+        f"seq {held + 1} is" if record.seq == held + 2 else f"seqs {held + 1}-{record.seq - 1} are"
+    )
+    return Violation(
+        check="agreement",
+        message=(
+            f"r{record.replica} executed seq {record.seq} after seq {held} and fetched no "
+            f"checkpoint in between: {missing} missing from its log"
+        ),
+        t=record.t,
+        seq=record.seq,
+        replicas=(record.replica,),
     )
 
 

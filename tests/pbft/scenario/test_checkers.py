@@ -89,6 +89,40 @@ def test_agreement_allows_reexecution_after_a_restart() -> None:
     assert checkers.check_integrity(trace).ok
 
 
+def test_agreement_fails_when_a_replica_skips_a_seq_without_fetching_a_checkpoint() -> None:
+    # r2 jumps from seq 1 to seq 3: seq 2's batch never ran on its service, so its log is no
+    # prefix of the others' although every batch it did run matches theirs.
+    trace = honest_trace()
+    trace = [r for r in trace if not (isinstance(r, tr.Executed) and (r.replica, r.seq) == (2, 2))]
+    for replica in range(4):
+        trace.insert(-1, executed(replica, 3, (), t=0.65 + replica / 100))
+    verdict = checkers.check_agreement(trace)
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.replicas, first.t) == (3, (2,), 0.67)
+    assert "seq 2 is missing" in first.message
+
+
+def test_agreement_allows_a_gap_covered_by_a_fetched_checkpoint() -> None:
+    # r3 fetched checkpoint 2 by state transfer and never executed seqs 1 and 2 itself.
+    trace = [r for r in honest_trace() if not (isinstance(r, tr.Executed) and r.replica == 3)]
+    stabilized(trace, {0: "aa", 1: "aa", 2: "aa", 3: "aa"})
+    for replica in range(4):
+        trace.insert(-1, executed(replica, 3, (), t=0.65 + replica / 100))
+    assert checkers.check_agreement(trace).ok
+
+
+def test_agreement_allows_any_next_seq_after_a_restart() -> None:
+    # A recovered replica replays its stored log tail without records, so the next seq it
+    # executes on record may be well above the last one it executed before the crash.
+    trace = [r for r in honest_trace() if not (isinstance(r, tr.Executed) and r.replica == 3)]
+    trace.insert(-1, tr.Restarted(t=0.6, node="r3"))
+    for replica in range(4):
+        trace.insert(-1, executed(replica, 3, (), t=0.65 + replica / 100))
+    assert checkers.check_agreement(trace).ok
+
+
 def stabilized(trace: list[tr.Record], digests: dict[int, str], *, seq: int = 2) -> None:
     """Insert each replica's CheckpointStabilized at ``seq`` before the run's end."""
     for replica, digest in sorted(digests.items()):
