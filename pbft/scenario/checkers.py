@@ -213,9 +213,13 @@ def check_agreement(records: Sequence[tr.Record]) -> Verdict:
             )
         last_seq[record.replica] = max(record.seq, previous or 0)
         held = reached[record.replica]
-        if record.replica not in restarted and record.seq > held + 1:
+        if record.replica in restarted:
+            # Rolled back to wherever recovery left it: this execution says where that was.
+            restarted.discard(record.replica)
+            reached[record.replica] = record.seq
+            continue
+        if record.seq > held + 1:
             violations.append(_hole(record, held))
-        restarted.discard(record.replica)
         reached[record.replica] = max(held, record.seq)
     replicas = sorted({record.replica for record in facts.executions})
     return _verdict(

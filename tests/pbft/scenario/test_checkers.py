@@ -13,6 +13,7 @@ from .traces import (
     GET_RESULT,
     OP_GET,
     OP_PUT,
+    PUT_RESULT,
     executed,
     honest_trace,
     kv_results,
@@ -121,6 +122,22 @@ def test_agreement_allows_any_next_seq_after_a_restart() -> None:
     for replica in range(4):
         trace.insert(-1, executed(replica, 3, (), t=0.65 + replica / 100))
     assert checkers.check_agreement(trace).ok
+
+
+def test_agreement_fails_when_a_recovered_replica_skips_a_seq_it_had_run_before_the_crash() -> None:
+    # r1 ran seqs 1 and 2, crashed and came back rolled back to seq 1: running seq 3 next
+    # skips seq 2, which its restored state no longer holds.
+    trace = honest_trace()
+    trace.insert(-1, tr.Restarted(t=0.65, node="r1"))
+    trace.insert(-1, executed(1, 1, (request("c0", 1),), t=0.66, results=(PUT_RESULT,)))
+    for replica in range(4):
+        trace.insert(-1, executed(replica, 3, (), t=0.67 + replica / 100))
+    verdict = checkers.check_agreement(trace)
+    assert not verdict.ok
+    first = verdict.first
+    assert first is not None
+    assert (first.seq, first.replicas, first.t) == (3, (1,), 0.68)
+    assert "seq 2 is missing" in first.message
 
 
 def stabilized(trace: list[tr.Record], digests: dict[int, str], *, seq: int = 2) -> None:
