@@ -129,21 +129,25 @@ def _generate(args: argparse.Namespace) -> None:
     for signer in signers:
         save_signing_key(out / signing_key_file(signer.principal), signer, overwrite=args.force)
     save_keyring(out / KEYRING_FILE, keyring, overwrite=args.force)
-    console = Console(highlight=False)
-    console.print(f"wrote {len(names)} signing keys (mode 0600) and {KEYRING_FILE} to {out}")
+    console = Console(highlight=False, soft_wrap=True)
+    keys = "signing key" if len(names) == 1 else "signing keys"
+    # markup=False: a directory named like "[/x]" is a path, not a rich closing tag.
+    console.print(
+        f"wrote {len(names)} {keys} (mode 0600) and {KEYRING_FILE} to {out}", markup=False
+    )
     _print_keyring(console, keyring)
 
 
 def _show(path: Path) -> None:
     key = load_key_file(path)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     if isinstance(key, Ed25519Signer):
-        console.print(f"{path}: signing key (secret not shown)")
+        console.print(f"{path}: signing key (secret not shown)", markup=False)
         console.print(f"scheme: {key.scheme}")
         console.print(f"principal: {key.principal}")
         console.print(f"public key: {key.public_key.hex()}")
         return
-    console.print(f"{path}: keyring of {len(key.principals())} principals")
+    console.print(f"{path}: keyring of {len(key.principals())} principals", markup=False)
     console.print(f"scheme: {key.scheme}")
     _print_keyring(console, key)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pbft.config import ConfigError
@@ -60,12 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace",
         metavar="OUT",
+        type=_not_empty,
         default=None,
         help="write the JSON-lines trace to OUT (several runs: see the naming rule)",
     )
     parser.add_argument(
         "--judge",
         metavar="TRACE",
+        type=_not_empty,
         default=None,
         help="re-judge a saved trace instead of running; FILE, if given, supplies [expect]",
     )
@@ -91,6 +95,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def _not_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file, got an empty string")
+    return text
+
+
+def _is_device(path: str) -> bool:
+    """True for /dev/zero and friends: reading one may never end (pipes and files are fine)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return False  # read_trace reports a missing or unreadable file with its reason
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
 def main(args: argparse.Namespace) -> int:
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -99,7 +118,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         scenarios = [load_scenario(path) for path in args.files] or [builtin_quickstart()]
     except ScenarioError as error:
-        err.print(f"[red]invalid scenario[/] {error}", markup=True)
+        err.print(f"[red]invalid scenario[/] {escape(str(error))}", markup=True)
         return 2
     runs = [
         (scenario, seed)
@@ -131,8 +150,13 @@ def _judge(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.trace is not None or args.repeat != 1 or args.seed is not None:
         err.print("pbft run: --judge cannot be combined with --trace, --seed or --repeat")
         return 2
+    if _is_device(args.judge):
+        err.print(f"cannot judge {args.judge}: a device, not a trace file", markup=False)
+        return 2
     if len(args.files) > 1:
-        err.print("pbft run: --judge takes at most one scenario FILE (for its [expect])")
+        err.print(
+            "pbft run: --judge takes at most one scenario FILE (for its [expect])", markup=False
+        )
         return 2
     try:
         scenario = load_scenario(args.files[0]) if args.files else None
@@ -252,7 +276,9 @@ def _progress(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(f"{scenario.name} seed {seed}", total=scenario.expect.within_s)
+        task = progress.add_task(
+            f"{escape(scenario.name)} seed {seed}", total=scenario.expect.within_s
+        )
 
         def on_progress(now_s: float) -> None:
             progress.update(task, completed=min(now_s, scenario.expect.within_s))

@@ -57,6 +57,8 @@ MAX_N: Final = 1000
 MAX_CLIENTS: Final = 1000
 MAX_REQUESTS: Final = 1_000_000
 MAX_DURATION_S: Final = 365 * 24 * 3600.0
+# Scenario files are a few kilobytes; the cap stops `pbft run /dev/zero` from reading forever.
+MAX_FILE_BYTES: Final = 1 << 20
 
 _DURATION = re.compile(r"\s*(-?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(us|µs|ms|s|m|h)\s*")
 _UNIT_S: Final = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -146,11 +148,16 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate the scenario file at ``path``; raise :class:`ScenarioError`."""
     source = str(path)
     try:
-        text = Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            text = stream.read(MAX_FILE_BYTES + 1)  # bounded: a device or pipe may never end
     except OSError as error:
         raise ScenarioError(
             f"cannot read the file: {error.strerror or error}", source=source
         ) from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            f"larger than {MAX_FILE_BYTES} bytes: not a scenario file", source=source
+        )
     try:
         data = tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError as error:

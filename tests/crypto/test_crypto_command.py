@@ -174,3 +174,16 @@ def test_pbft_cli_wires_the_keys_command(
     with pytest.raises(SystemExit) as caught:
         pbft_main(["keys", "generate", "--seed", "xyz"])
     assert caught.value.code == 2
+
+
+def test_paths_that_look_like_rich_markup_are_printed_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "[/x]" / "[bold]keys"
+    assert _run("generate", "--seed", "00ff", "--principals", "r0", "--out", str(out)) == 0
+    assert f"wrote 1 signing key (mode 0600) and {KEYRING_FILE} to {out}" in (
+        capsys.readouterr().out
+    )
+    for name in (signing_key_file("r0"), KEYRING_FILE):
+        assert _run("show", str(out / name)) == 0
+        assert capsys.readouterr().out.startswith(f"{out / name}: ")

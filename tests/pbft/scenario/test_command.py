@@ -167,6 +167,40 @@ def test_judging_against_a_file_for_the_same_cluster_is_allowed(
     assert captured.err == ""
 
 
+def test_a_key_that_looks_like_rich_markup_is_reported_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run([write(tmp_path, '"[/red]" = 1\n"[bold]x" = 2\n')]) == 2
+    err = capsys.readouterr().err
+    assert "[/red]: unknown key" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_judging_a_device_exits_2_instead_of_reading_for_ever(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["--judge", "/dev/zero"]) == 2
+    assert "cannot judge /dev/zero: a device, not a trace file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--trace", "--judge"])
+def test_an_empty_file_name_is_a_bad_argument(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        run([option, ""])
+    assert caught.value.code == 2
+    assert f"argument {option}: must name a file" in capsys.readouterr().err
+
+
+def test_judge_with_two_files_names_the_expect_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["--judge", save(tmp_path, honest_trace()), "a.toml", "b.toml"]) == 2
+    assert "at most one scenario FILE (for its [expect])" in capsys.readouterr().err
+
+
 def test_judge_refuses_run_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--judge", save(tmp_path, honest_trace()), "--trace", "x.jsonl"]) == 2
     assert "cannot be combined" in capsys.readouterr().err

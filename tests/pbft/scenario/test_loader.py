@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pbft.scenario.loader import (
     DEFAULT_MIX,
+    MAX_FILE_BYTES,
     ScenarioError,
     format_duration,
     load_scenario,
@@ -432,6 +433,26 @@ def test_a_syntax_error_at_the_end_of_the_file_still_names_a_line(tmp_path: Path
 def test_a_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot read the file"):
         load_scenario(tmp_path / "absent.toml")
+
+
+def test_a_directory_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read the file"):
+        load_scenario(tmp_path)
+
+
+def test_a_file_larger_than_any_scenario_is_refused_without_reading_it_all(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_bytes(b"# " + b"x" * MAX_FILE_BYTES + b"\n")
+    with pytest.raises(ScenarioError, match=f"larger than {MAX_FILE_BYTES} bytes"):
+        load_scenario(path)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_device_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="not a scenario file"):
+        load_scenario("/dev/zero")
 
 
 def test_a_file_that_is_not_utf8_is_a_scenario_error(tmp_path: Path) -> None:
