@@ -12,6 +12,7 @@ model.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, assert_never
@@ -36,7 +37,7 @@ from pbft.ids import ReplicaId, TimerName, replica_principal
 from pbft.inputs import Received, Submit
 from pbft.inputs import TimerFired as TimerInput
 from pbft.messages.types import Envelope, Request
-from pbft.scenario.model import FAULT_ACTIONS, FaultSpec, Scenario
+from pbft.scenario.model import FAULT_ACTIONS, FaultSpec, LinkModel, Scenario
 from pbft.sim import events
 from pbft.sim.clock import NodeClock
 from pbft.sim.cores import ClientCore, Cores, ReplicaCore
@@ -664,7 +665,11 @@ def _executed_record(t: float, replica: ReplicaId, effect: Executed) -> rec.Exec
 
 
 def _validate(scenario: Scenario, config: Config) -> None:
-    """Reject what the loader would reject too, for scenarios built in code."""
+    """Reject what the loader would reject too, for scenarios built in code.
+
+    Names follow the TOML keys (``faults[2].duration``), as the loader's messages do. A NaN or
+    infinite time would otherwise reach the agenda, whose order it breaks.
+    """
     n = config.n
     for index, fault in enumerate(scenario.faults):
         where = f"faults[{index}]"
@@ -676,6 +681,14 @@ def _validate(scenario: Scenario, config: Config) -> None:
         for replica in fault.replicas:
             if not 0 <= replica < n:
                 raise SimulationError(f"{where}.replicas: replica {replica} is not in 0..{n - 1}")
+        for name, value in (
+            ("at", fault.at_s),
+            ("duration", fault.duration_s),
+            ("delay", fault.delay_s),
+            ("offset", fault.offset_s),
+            ("drift", fault.drift),
+        ):
+            _finite(f"{where}.{name}", value)
         if fault.at_s < 0 or fault.duration_s < 0 or fault.delay_s < 0:
             raise SimulationError(f"{where}: at, duration and delay must be >= 0")
         if fault.action == "clock_skew" and not fault.drift > -1:
@@ -690,12 +703,54 @@ def _validate(scenario: Scenario, config: Config) -> None:
     workload = scenario.workload
     if workload.clients < 0 or workload.requests < 0:
         raise SimulationError("workload: clients and requests must be >= 0")
+    _at_least_zero("workload.start", workload.start_s)
+    _at_least_zero("workload.think", workload.think_s)
     if workload.requests > 0 and workload.clients > 0:
         if workload.keys < 1:
             raise SimulationError(f"workload.keys: must be >= 1, got {workload.keys}")
         if not workload.mix or not sum(weight for _, weight in workload.mix) > 0:
             raise SimulationError("workload.mix: needs at least one operation with weight > 0")
+    _finite("expect.within", scenario.expect.within_s)
     if not scenario.expect.within_s > 0:
         raise SimulationError(f"expect.within: must be > 0, got {scenario.expect.within_s}")
-    if not scenario.network.bound_s > 0:
-        raise SimulationError(f"network.bound: must be > 0, got {scenario.network.bound_s}")
+    network = scenario.network
+    _finite("network.bound", network.bound_s)
+    if not network.bound_s > 0:
+        raise SimulationError(f"network.bound: must be > 0, got {network.bound_s}")
+    _at_least_zero("network.gst", network.gst_s)
+    _validate_link("network.after", network.after)
+    if network.before_gst is not None:
+        _validate_link("network.before_gst", network.before_gst)
+
+
+def _validate_link(where: str, link: LinkModel) -> None:
+    for name, probability in (("loss", link.loss), ("duplicate", link.duplicate)):
+        if not 0.0 <= probability <= 1.0:
+            raise SimulationError(
+                f"{where}.{name}: must be a probability in 0..1, got {probability}"
+            )
+    _at_least_zero(f"{where}.reorder", link.reorder)
+    delay = link.delay
+    for name, value in (
+        ("value", delay.value_s),
+        ("low", delay.low_s),
+        ("high", delay.high_s),
+        ("mean", delay.mean_s),
+        ("sigma", delay.sigma),
+    ):
+        _at_least_zero(f"{where}.delay.{name}", value)
+    if delay.high_s < delay.low_s:
+        raise SimulationError(
+            f"{where}.delay.high: must be at least low ({delay.low_s}), got {delay.high_s}"
+        )
+
+
+def _finite(where: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise SimulationError(f"{where}: must be a finite number, got {value}")
+
+
+def _at_least_zero(where: str, value: float) -> None:
+    _finite(where, value)
+    if value < 0:
+        raise SimulationError(f"{where}: must be >= 0, got {value}")

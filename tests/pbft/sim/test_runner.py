@@ -397,6 +397,81 @@ def test_a_fault_that_cannot_happen_is_refused_before_the_run(
         run(scenario(faults=[fault]))
 
 
+NAN = float("nan")
+INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"faults": [FaultSpec(at_s=NAN, action="heal")]}, r"faults\[0\]\.at: must be a finite"),
+        ({"faults": [FaultSpec(at_s=INF, action="heal")]}, r"faults\[0\]\.at: must be a finite"),
+        (
+            {"faults": [FaultSpec(at_s=0.0, action="pause", replicas=(0,), duration_s=NAN)]},
+            r"faults\[0\]\.duration: must be a finite",
+        ),
+        (
+            {"faults": [FaultSpec(at_s=0.0, action="slow", replicas=(0,), delay_s=INF)]},
+            r"faults\[0\]\.delay: must be a finite",
+        ),
+        (
+            {"faults": [FaultSpec(at_s=0.0, action="clock_skew", replicas=(0,), offset_s=NAN)]},
+            r"faults\[0\]\.offset: must be a finite",
+        ),
+        (
+            {"faults": [FaultSpec(at_s=0.0, action="clock_skew", replicas=(0,), drift=INF)]},
+            r"faults\[0\]\.drift: must be a finite",
+        ),
+        (
+            {"link": LinkModel(delay=Delay(dist="fixed", value_s=NAN))},
+            r"network\.after\.delay\.value: must be a finite",
+        ),
+        (
+            {"link": LinkModel(delay=Delay(dist="exponential", mean_s=-0.5))},
+            r"network\.after\.delay\.mean: must be >= 0",
+        ),
+        (
+            {"link": LinkModel(delay=Delay(dist="uniform", low_s=0.02, high_s=0.01))},
+            r"network\.after\.delay\.high: must be at least low",
+        ),
+        (
+            {"link": LinkModel(delay=Delay(dist="lognormal", sigma=-1.0))},
+            r"network\.after\.delay\.sigma: must be >= 0",
+        ),
+        ({"link": LinkModel(loss=NAN)}, r"network\.after\.loss: must be a probability"),
+        ({"link": LinkModel(duplicate=1.5)}, r"network\.after\.duplicate: must be a probability"),
+        ({"link": LinkModel(reorder=-1.0)}, r"network\.after\.reorder: must be >= 0"),
+        (
+            {"network": NetworkSpec(after=FAST_LINK, before_gst=LinkModel(loss=2.0), gst_s=1.0)},
+            r"network\.before_gst\.loss: must be a probability",
+        ),
+        (
+            {"network": NetworkSpec(after=FAST_LINK, gst_s=NAN)},
+            r"network\.gst: must be a finite",
+        ),
+        (
+            {"network": NetworkSpec(after=FAST_LINK, bound_s=INF)},
+            r"network\.bound: must be a finite",
+        ),
+        ({"within_s": INF}, r"expect\.within: must be a finite"),
+        (
+            {"workload": WorkloadSpec(think_s=NAN)},
+            r"workload\.think: must be a finite",
+        ),
+        (
+            {"workload": WorkloadSpec(start_s=-1.0)},
+            r"workload\.start: must be >= 0",
+        ),
+    ],
+)
+def test_a_scenario_built_in_code_with_impossible_numbers_is_refused_by_field(
+    fields: dict[str, object], message: str
+) -> None:
+    """The loader refuses these in TOML; in code they would put NaN into the agenda's order."""
+    with pytest.raises(SimulationError, match=message):
+        run(scenario(**fields))  # type: ignore[arg-type]
+
+
 def test_a_byzantine_replica_outside_the_cluster_is_refused() -> None:
     s = scenario(byzantine=(ByzantineSpec(replica=9, behavior="silent"),))
     with pytest.raises(SimulationError, match=r"byzantine\[0\]\.replica: replica 9"):
