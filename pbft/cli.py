@@ -2,13 +2,15 @@
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``main(args) -> int``; this file only wires them up. Exit codes: 0 success, 1 an expectation
-was not met, 2 invalid input (bad arguments, invalid scenario file).
+was not met, 2 invalid input (bad arguments, invalid scenario file), 130 interrupted; output
+cut short by a closed pipe (``| head``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -75,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = _load(module).main(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pbft run ... | head`): stop quietly, as a SIGPIPE'd tool
+        # would, and point stdout at devnull so the flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return code
 
 

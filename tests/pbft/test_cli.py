@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from pbft.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,3 +63,19 @@ def test_unrecognized_arguments_are_reported_with_the_subcommands_usage(
     err = capsys.readouterr().err
     assert err.startswith(usage)
     assert f"error: unrecognized arguments: {argv[-1]}" in err
+
+
+def test_a_reader_that_goes_away_ends_the_command_without_a_traceback() -> None:
+    """`pbft run --json | head -c 10`: the pipe closes before the command writes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pbft.cli", "run", "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # before the interpreter has even started the run
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141
+    assert b"Traceback" not in err
+    assert b"Exception ignored" not in err
