@@ -95,21 +95,39 @@ class Network:
         self.rng = rng
         self.partitions: list[Partition] = []
         self.slowdowns: list[Slowdown] = []
+        # (src, dst) -> blocked, for the partitions active now. Every message asks, and
+        # partitions pile up until a heal: scanning them all per message would cost messages
+        # x partitions, and re-scanning them after each new one partitions squared. A new
+        # partition can only block more, so it updates the known pairs; a heal forgets all.
+        self._blocked: dict[tuple[str, str], bool] = {}
 
     def partition(self, groups: tuple[tuple[str, ...], ...], *, oneway: bool) -> Partition:
         cut = Partition(tuple(frozenset(group) for group in groups), oneway)
         self.partitions.append(cut)
+        for (src, dst), verdict in self._blocked.items():
+            if not verdict and cut.blocks(src, dst):
+                self._blocked[src, dst] = True
         return cut
 
     def heal(self) -> None:
         self.partitions.clear()
+        self._blocked.clear()
 
     def slow(self, nodes: tuple[str, ...], *, delay_s: float, until_s: float) -> None:
         self.slowdowns.append(Slowdown(frozenset(nodes), delay_s, until_s))
 
+    def forget_slowdowns_ended_by(self, now_s: float) -> None:
+        """Drop slowdowns over at ``now_s`` (they add nothing then), so sends stop scanning them."""
+        self.slowdowns = [slowdown for slowdown in self.slowdowns if now_s < slowdown.until_s]
+
     def blocked(self, src: str, dst: str) -> bool:
         """True when an active partition separates ``src`` from ``dst`` in that direction."""
-        return any(cut.blocks(src, dst) for cut in self.partitions)
+        key = (src, dst)
+        verdict = self._blocked.get(key)
+        if verdict is None:
+            verdict = any(cut.blocks(src, dst) for cut in self.partitions)
+            self._blocked[key] = verdict
+        return verdict
 
     def link_at(self, now_s: float) -> LinkModel:
         spec = self.spec

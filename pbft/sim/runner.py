@@ -306,6 +306,7 @@ class Simulation:
             elif kind == events.RESUME:
                 self._on_resume(a, b)
             elif kind == events.SLOW_ENDED:
+                self.network.forget_slowdowns_ended_by(t)
                 self.records.append(rec.NetworkChanged(t=t, action="slow-ended", detail=a))
             elif kind == events.GST:
                 self.records.append(

@@ -150,3 +150,27 @@ def test_the_same_seed_gives_the_same_fates_and_another_seed_other_ones() -> Non
     assert fates(1) == fates(1)
     assert fates(1) != fates(2)
     assert all(fate == "loss" or all(math.isfinite(d) for d in fate) for fate in fates(1))
+
+
+def test_partition_verdicts_follow_every_new_partition_and_heal() -> None:
+    net = network(LinkModel())
+    assert not net.blocked("r0", "r1")
+    net.partition((("r0",), ("r1",)), oneway=True)
+    assert net.blocked("r0", "r1")
+    assert not net.blocked("r1", "r0")
+    net.partition((("r1",), ("r0",)), oneway=True)
+    assert net.blocked("r1", "r0")
+    net.heal()
+    assert not net.blocked("r0", "r1")
+    assert not net.blocked("r1", "r0")
+
+
+def test_ended_slowdowns_are_forgotten_so_later_messages_do_not_scan_them() -> None:
+    net = network(LinkModel(delay=Delay(dist="fixed", value_s=0.001)))
+    for index in range(100):
+        net.slow(("r1",), delay_s=0.5, until_s=0.01 * (index + 1))
+    net.slow(("r2",), delay_s=0.5, until_s=5.0)
+    net.forget_slowdowns_ended_by(2.0)
+    assert [slowdown.until_s for slowdown in net.slowdowns] == [5.0]
+    assert net.transit("r0", "r1", 2.0) == (0.001,)
+    assert net.transit("r0", "r2", 2.0) == (pytest.approx(0.501),)

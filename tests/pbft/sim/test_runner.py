@@ -21,7 +21,7 @@ from pbft.scenario.model import (
     Scenario,
     WorkloadSpec,
 )
-from pbft.sim import SimRun, SimulationError, simulate
+from pbft.sim import SimRun, Simulation, SimulationError, simulate
 from pbft.trace import records as rec
 from pbft.trace.io import trace_sha256
 
@@ -338,6 +338,13 @@ def test_a_slowdown_delays_messages_of_its_replicas_until_it_ends() -> None:
     ]
     assert result.last_fault_s == 1.0
     assert result.end_time_s >= 1.0  # not quiescent before the last fault is over
+
+
+def test_a_slowdown_is_forgotten_once_it_has_ended() -> None:
+    slow = FaultSpec(at_s=0.0, action="slow", replicas=(1,), delay_s=0.2, duration_s=0.5)
+    simulation = Simulation(scenario(faults=[slow, until(1.0)]), seed=1, cores=FakeCores())
+    simulation.run()
+    assert simulation.network.slowdowns == []
 
 
 def test_gst_is_traced_and_counts_as_the_last_fault() -> None:
