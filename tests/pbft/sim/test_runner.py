@@ -514,3 +514,52 @@ def test_any_network_and_seed_replays_to_the_same_trace(
     assert trace_sha256(first.records) == trace_sha256(second.records)
     times = [record.t for record in first.records if hasattr(record, "t")]
     assert times == sorted(times)  # the trace is in virtual-time order
+
+
+NODES = ("r0", "r1", "r2", "r3", "c0", "c1")
+
+
+@st.composite
+def fault_specs(draw: st.DrawFn) -> FaultSpec:
+    at_s = draw(st.floats(min_value=0.0, max_value=0.5))
+    action = draw(st.sampled_from(("crash", "restart", "pause", "partition", "heal", "slow")))
+    if action == "partition":
+        nodes = draw(st.permutations(NODES))
+        cut = draw(st.integers(min_value=1, max_value=len(NODES) - 1))
+        groups = (tuple(nodes[:cut]), tuple(nodes[cut:]))
+        return FaultSpec(at_s=at_s, action=action, groups=groups, oneway=draw(st.booleans()))
+    replicas = tuple(sorted(draw(st.sets(st.integers(0, 3), min_size=1, max_size=2))))
+    return FaultSpec(
+        at_s=at_s,
+        action=action,
+        replicas=replicas,
+        duration_s=draw(st.floats(min_value=0.0, max_value=0.3)),
+        delay_s=draw(st.floats(min_value=0.0, max_value=0.05)),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32), faults=st.lists(fault_specs(), max_size=6))
+def test_every_copy_of_every_message_is_delivered_or_dropped_exactly_once(
+    seed: int, faults: list[FaultSpec]
+) -> None:
+    """Across crashes, restarts, pauses, partitions and slowdowns, at any time they strike."""
+    link = LinkModel(
+        delay=Delay(dist="exponential", mean_s=0.01), loss=0.05, duplicate=0.1, reorder=0.5
+    )
+    ordered = sorted(faults, key=lambda fault: fault.at_s)
+    s = scenario(link=link, clients=2, requests=3, faults=[*ordered, until(0.8)], within_s=3.0)
+    records = run(s, seed=seed).records
+    copies: dict[int, int] = {}
+    fates: dict[int, int] = {}
+    for record in records:
+        if isinstance(record, rec.Sent | rec.Duplicated):
+            copies[record.msg] = copies.get(record.msg, 0) + 1
+        elif isinstance(record, rec.Delivered | rec.Dropped):
+            assert record.msg in copies  # never a fate before the send
+            fates[record.msg] = fates.get(record.msg, 0) + 1
+    assert all(fates.get(msg, 0) <= count for msg, count in copies.items())
+    ended = records[-1]
+    assert isinstance(ended, rec.RunEnded)
+    if ended.reason == "quiescent":
+        assert fates == copies
