@@ -672,6 +672,8 @@ def _validate(scenario: Scenario, config: Config) -> None:
     infinite time would otherwise reach the agenda, whose order it breaks.
     """
     n = config.n
+    known = {replica_principal(r) for r in config.replicas}
+    known.update(f"c{index}" for index in range(max(scenario.workload.clients, 0)))
     for index, fault in enumerate(scenario.faults):
         where = f"faults[{index}]"
         if fault.action not in FAULT_ACTIONS:
@@ -694,8 +696,8 @@ def _validate(scenario: Scenario, config: Config) -> None:
             raise SimulationError(f"{where}: at, duration and delay must be >= 0")
         if fault.action == "clock_skew" and not fault.drift > -1:
             raise SimulationError(f"{where}.drift: must be > -1, got {fault.drift}")
-        if fault.action == "partition" and not fault.groups:
-            raise SimulationError(f"{where}.groups: a partition needs at least one group")
+        if fault.action == "partition":
+            _validate_groups(f"{where}.groups", fault.groups, known)
     for index, spec in enumerate(scenario.byzantine):
         if not 0 <= spec.replica < n:
             raise SimulationError(
@@ -722,6 +724,29 @@ def _validate(scenario: Scenario, config: Config) -> None:
     _validate_link("network.after", network.after)
     if network.before_gst is not None:
         _validate_link("network.before_gst", network.before_gst)
+
+
+def _validate_groups(where: str, groups: tuple[tuple[str, ...], ...], known: set[str]) -> None:
+    """Each node of a partition is a node of the run and in one group only.
+
+    A misspelt or repeated name would not fail later: a node in no group stays connected to
+    everyone, so the partition would silently not be the one written.
+    """
+    if not groups:
+        raise SimulationError(f"{where}: a partition needs at least one group")
+    placed: set[str] = set()
+    for g, group in enumerate(groups):
+        if not group:
+            raise SimulationError(f"{where}[{g}]: a group needs at least one node")
+        for i, node in enumerate(group):
+            if node not in known:
+                raise SimulationError(
+                    f"{where}[{g}][{i}]: unknown node {node!r} (this run has "
+                    f"{', '.join(sorted(known))})"
+                )
+            if node in placed:
+                raise SimulationError(f"{where}[{g}][{i}]: {node} is already in a group")
+            placed.add(node)
 
 
 def _validate_link(where: str, link: LinkModel) -> None:

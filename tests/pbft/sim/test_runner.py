@@ -479,6 +479,24 @@ def test_a_scenario_built_in_code_with_impossible_numbers_is_refused_by_field(
         run(scenario(**fields))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ((("R1",), ("r0",)), r"faults\[0\]\.groups\[0\]\[0\]: unknown node 'R1'"),
+        ((("r9",), ("r0",)), r"faults\[0\]\.groups\[0\]\[0\]: unknown node 'r9'"),
+        ((("r1",), ("c0", "r1")), r"faults\[0\]\.groups\[1\]\[1\]: r1 is already in a group"),
+        ((("r1",), ()), r"faults\[0\]\.groups\[1\]: a group needs at least one node"),
+    ],
+)
+def test_a_partition_built_in_code_must_name_each_known_node_once(
+    groups: tuple[tuple[str, ...], ...], message: str
+) -> None:
+    """A misspelt node is in no group, so it would stay connected: a partition that is not."""
+    fault = FaultSpec(at_s=0.0, action="partition", groups=groups)
+    with pytest.raises(SimulationError, match=message):
+        run(scenario(faults=[fault]))
+
+
 def test_a_byzantine_replica_outside_the_cluster_is_refused() -> None:
     s = scenario(byzantine=(ByzantineSpec(replica=9, behavior="silent"),))
     with pytest.raises(SimulationError, match=r"byzantine\[0\]\.replica: replica 9"):
