@@ -294,6 +294,76 @@ def test_a_paused_replica_processes_its_backlog_and_stale_timers_when_it_resumes
     assert replica.ticks[1] == pytest.approx(0.605)
 
 
+def test_a_replica_that_crashes_while_paused_drops_its_backlog_and_never_resumes() -> None:
+    cores = FakeCores()
+    faults = [
+        FaultSpec(at_s=0.005, action="pause", replicas=(2,), duration_s=0.5),
+        FaultSpec(at_s=0.3, action="crash", replicas=(2,)),
+        until(1.0),
+    ]
+    records = run(scenario(faults=faults), cores=cores).records
+    node_records = [r for r in records if getattr(r, "node", None) == "r2"]
+    assert [type(r).__name__ for r in node_records] == ["Paused", "Crashed"]
+    backlog = [r for r in of_type(records, rec.Dropped) if r.dst == "r2" and r.t == 0.3]
+    assert backlog  # what had queued during the pause is dropped with the crash
+    assert all(r.reason == "crashed" for r in backlog)
+    assert not any(r.dst == "r2" for r in of_type(records, rec.Delivered) if r.t > 0.005)
+    assert cores.current(2).ticks == []  # the tick due during the pause never ran
+
+
+def test_a_restart_while_paused_ends_the_pause_and_the_old_resume_is_ignored() -> None:
+    cores = FakeCores()
+    faults = [
+        FaultSpec(at_s=0.005, action="pause", replicas=(2,), duration_s=0.5),
+        FaultSpec(at_s=0.2, action="restart", replicas=(2,)),
+        until(1.0),
+    ]
+    records = run(scenario(faults=faults), cores=cores).records
+    node_records = [type(r).__name__ for r in records if getattr(r, "node", None) == "r2"]
+    assert node_records[:3] == ["Paused", "Crashed", "Restarted"]
+    assert "Resumed" not in node_records
+    assert cores.current(2).ticks[0] == pytest.approx(0.3)  # the new core ticks on time
+
+
+def test_a_slow_clock_fires_its_timers_late_in_real_time() -> None:
+    cores = FakeCores()
+    skew = FaultSpec(at_s=0.0, action="clock_skew", replicas=(1,), drift=-0.5)
+    records = run(
+        scenario(faults=[skew, until(1.0)], requests=0, within_s=1.0), cores=cores
+    ).records
+    ticks = [r.t for r in of_type(records, rec.TimerFired) if r.node == "r1"]
+    assert ticks[:3] == pytest.approx([0.2, 0.4, 0.6])
+    assert cores.current(1).ticks[:3] == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_a_clock_stepped_back_during_a_pause_postpones_the_timer_that_was_due() -> None:
+    cores = FakeCores()
+    faults = [
+        FaultSpec(at_s=0.05, action="pause", replicas=(0,), duration_s=0.5),
+        FaultSpec(at_s=0.3, action="clock_skew", replicas=(0,), offset_s=-1.0),
+        until(1.5),
+    ]
+    records = run(scenario(faults=faults, requests=0, within_s=1.5), cores=cores).records
+    ticks = [r.t for r in of_type(records, rec.TimerFired) if r.node == "r0"]
+    # The tick for local 0.1 was due at 0.1, during the pause; by the resume the clock reads
+    # 0.55 - 1.0, so it is not due any more: it fires when the clock reaches 0.1, at 1.1.
+    assert ticks[0] == pytest.approx(1.1)
+    assert cores.current(0).ticks[0] == pytest.approx(0.1)
+
+
+def test_a_clock_stepped_forwards_during_a_pause_fires_the_timer_at_the_resume() -> None:
+    cores = FakeCores()
+    faults = [
+        FaultSpec(at_s=0.01, action="pause", replicas=(0,), duration_s=0.5),
+        FaultSpec(at_s=0.05, action="clock_skew", replicas=(0,), offset_s=5.0),
+        until(1.0),
+    ]
+    records = run(scenario(faults=faults, requests=0, within_s=1.0), cores=cores).records
+    ticks = [r.t for r in of_type(records, rec.TimerFired) if r.node == "r0"]
+    assert ticks[:2] == pytest.approx([0.51, 0.61])
+    assert cores.current(0).ticks[0] == pytest.approx(5.51)
+
+
 def test_timers_run_on_the_nodes_own_clock_with_drift() -> None:
     cores = FakeCores()
     skew = FaultSpec(at_s=0.0, action="clock_skew", replicas=(1,), drift=1.0)
