@@ -89,8 +89,8 @@ class ReplicaCore:
         self._max_pre_prepared = Seq(0)  # highest seq with a pre-prepare in the current view
         self._next_seq = Seq(1)  # the primary's next sequence number to assign
         self._early: dict[Seq, list[Envelope]] = {}  # normal-case messages just above H
-        # Pre-prepares of the view we are changing to that overtook its NEW-VIEW.
-        self._entering_view_pre_prepares: dict[Seq, Envelope] = {}
+        # Normal-case messages of the view we are changing to that overtook its NEW-VIEW.
+        self._entering_view_held: dict[ReplicaId, list[Envelope]] = {}
         self._window_moved = False
         # The current view's NEW-VIEW decides every seq up to its max-s: normal-case
         # pre-prepares may not reuse them, and its entries above our window wait here.

@@ -170,7 +170,7 @@ class NormalCase(ReplicaCore):
             if reason[0] == reasons.OUTSIDE_WINDOW and self._hold_early(envelope, pre_prepare.seq):
                 return
             if reason[0] == reasons.VIEW_CHANGE_IN_PROGRESS and self._hold_until_new_view(
-                envelope, pre_prepare.seq
+                envelope, self._config.primary(pre_prepare.view)
             ):
                 return
             if reason[0] != "duplicate":
@@ -232,7 +232,9 @@ class NormalCase(ReplicaCore):
         if reason is None and self._config.primary(prepare.view) == prepare.replica:
             reason = reasons.FROM_PRIMARY, f"replica {prepare.replica} is the primary"
         if reason is not None:
-            if reason[0] == reasons.OUTSIDE_WINDOW and self._hold_early(envelope, prepare.seq):
+            if reason[0] == reasons.OUTSIDE_WINDOW and self._hold_vote(
+                envelope, prepare.seq, prepare.replica
+            ):
                 return
             if reason[0] != "late":
                 self._reject(out, envelope, *reason)
@@ -252,7 +254,9 @@ class NormalCase(ReplicaCore):
         """
         reason = self._reject_vote(envelope, commit.view, commit.seq)
         if reason is not None:
-            if reason[0] == reasons.OUTSIDE_WINDOW and self._hold_early(envelope, commit.seq):
+            if reason[0] == reasons.OUTSIDE_WINDOW and self._hold_vote(
+                envelope, commit.seq, commit.replica
+            ):
                 return
             if reason[0] != "late":
                 self._reject(out, envelope, *reason)
@@ -333,21 +337,28 @@ class NormalCase(ReplicaCore):
             held.append(envelope)
         return True
 
-    def _hold_until_new_view(self, envelope: Envelope, seq: Seq) -> bool:
-        """Keep a pre-prepare of the view we are changing to until its NEW-VIEW arrives (§4.4).
+    def _hold_vote(self, envelope: Envelope, seq: Seq, replica: ReplicaId) -> bool:
+        """Keep a vote above our window that a moving window or the NEW-VIEW may admit."""
+        if self._hold_early(envelope, seq):
+            return True
+        return not self._active and self._hold_until_new_view(envelope, replica)
 
-        The new primary proposes right after sending NEW-VIEW, so its first pre-prepares can
-        overtake the NEW-VIEW. Refused, such a slot cannot prepare until the primary
-        retransmits it a status period later, later slots commit but cannot execute, and the
-        backups' view-change timer may expire first: a second, needless view change. Only
-        the new primary signs these (the guard checked it), so holding at most a window of
-        them bounds what a faulty primary can make us keep.
+    def _hold_until_new_view(self, envelope: Envelope, sender: ReplicaId) -> bool:
+        """Keep a message of the view we are changing to until its NEW-VIEW arrives (§4.4).
+
+        The new primary proposes right after sending NEW-VIEW, and the backups that got it
+        prepare at once, so these messages can overtake the NEW-VIEW. Refused, a slot cannot
+        prepare until a retransmission a status period later, later slots commit but cannot
+        execute, and the backups' view-change timer may expire first: a second, needless view
+        change. We keep what we could not log yet (a pre-prepare; a vote above our window,
+        which min-s may still move), at most a window of messages per sender, so a faulty
+        replica cannot make us keep more.
         """
         # Deviation (§4.4): held instead of dropped; checked in full once the view begins.
-        held = self._entering_view_pre_prepares
-        if seq <= self._stable_seq or (seq not in held and len(held) >= self._config.window_size):
+        held = self._entering_view_held.setdefault(sender, [])
+        if len(held) >= self._config.window_size:
             return False
-        held.setdefault(seq, envelope)
+        held.append(envelope)
         return True
 
     def _install_new_view_pending(self, now_s: float, out: list[Effect]) -> None:

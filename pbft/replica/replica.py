@@ -198,7 +198,7 @@ class Replica(CatchUp):
             self._on_timer(event.timer, now_s, out)
         elif isinstance(event, Received):
             self._on_envelope(event.envelope, now_s, out)
-        if self._active and self._entering_view_pre_prepares:
+        if self._active and self._entering_view_held:
             self._replay_entering_view(now_s, out)
         while self._window_moved:
             self._window_moved = False
@@ -274,12 +274,13 @@ class Replica(CatchUp):
             self._propose(now_s, out, flush=True)
 
     def _replay_entering_view(self, now_s: float, out: list[Effect]) -> None:
-        # Only pre-prepares of the view just entered are held (a view change clears them);
-        # each is checked in full now, as if it had arrived after the NEW-VIEW.
-        held = sorted(self._entering_view_pre_prepares.items())
-        self._entering_view_pre_prepares = {}
-        for _, envelope in held:
-            self._on_envelope(envelope, now_s, out)
+        # Only messages of the view just entered are held (a view change clears them); each
+        # is checked in full now, as if it had arrived after the NEW-VIEW.
+        held = sorted(self._entering_view_held.items())
+        self._entering_view_held = {}
+        for _, envelopes in held:
+            for envelope in envelopes:
+                self._on_envelope(envelope, now_s, out)
 
     def _replay_early(self, now_s: float, out: list[Effect]) -> None:
         ready = sorted(seq for seq in self._early if seq <= self._high_mark)

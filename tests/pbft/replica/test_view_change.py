@@ -522,7 +522,7 @@ def test_only_pre_prepares_of_the_view_being_entered_are_held_and_at_most_a_wind
     assert cluster.replicas[3].rejections == {"wrong-view": 1}
     for seq in range(1, 12):
         cluster.inject(3, _pre_prepare(cluster, 1, seq, b"%d" % seq))
-    assert len(cluster.replicas[3]._entering_view_pre_prepares) <= 4
+    assert len(cluster.replicas[3]._entering_view_held[ReplicaId(1)]) == 4
     effects = cluster.inject(3, sign(cluster.signer(1), _new_view_1(cluster)))
     # Seqs 1-4 fill the window; nothing beyond a window was kept.
     assert prepared_seqs(effects) == [(1, 1), (1, 2), (1, 3), (1, 4)]
@@ -536,7 +536,7 @@ def test_pre_prepares_held_for_a_view_that_never_began_are_dropped() -> None:
     for checked in _valid_view_changes(cluster, 2, [1, 2]):
         cluster.inject(3, checked.envelope)
     assert cluster.replicas[3].status().view == 2
-    assert cluster.replicas[3]._entering_view_pre_prepares == {}
+    assert cluster.replicas[3]._entering_view_held == {}
 
 
 def test_a_replica_that_enters_a_view_behind_its_checkpoint_keeps_what_the_view_sends_it() -> None:
@@ -569,3 +569,24 @@ def test_a_replica_that_enters_a_view_behind_its_checkpoint_keeps_what_the_view_
         assert b"after the view change" in cluster.services[i].operations
     assert cluster.services[3].operations == cluster.services[1].operations
     assert "outside-window" not in cluster.replicas[3].rejections
+
+
+def test_a_vote_beyond_the_window_for_the_view_being_entered_waits_for_the_new_view() -> None:
+    """Before the NEW-VIEW we cannot know its min-s, which may move our window up to the
+    vote; the NEW-VIEW then decides, and the vote is checked against the new window."""
+    from pbft.messages import Prepare
+
+    cluster = Cluster(config(window_size=4, checkpoint_interval=2))
+    cluster.start()
+    _changing_to_view_1(cluster, 3)
+    prepare = sign(
+        cluster.signer(2),
+        Prepare(view=View(1), seq=Seq(9), digest=b"\x01" * 32, replica=ReplicaId(2)),
+    )
+    cluster.inject(3, prepare)  # more than a window above the high mark 4
+    assert cluster.replicas[3].rejections == {}
+    assert cluster.replicas[3]._entering_view_held == {ReplicaId(2): [prepare]}
+    cluster.inject(3, sign(cluster.signer(1), _new_view_1(cluster)))
+    # min-s is 0: the window stays (0, 4] and seq 9 is refused now.
+    assert cluster.replicas[3].rejections == {"outside-window": 1}
+    assert cluster.replicas[3]._entering_view_held == {}
