@@ -489,7 +489,12 @@ class NormalCase(ReplicaCore):
             for digest in self._votes.proven_digests(seq, quorum=quorum):
                 proof = self._votes.proof(seq, digest, quorum=quorum)
                 assert proof is not None
-                self._note_proven(seq, digest, proof, now_s)
+                if self._note_proven(seq, digest, proof, now_s) and seq >= self._high_mark:
+                    # A quorum executed our whole window and collects it: nothing we may
+                    # still receive moves our window (and a primary cannot propose), so
+                    # waiting a status period to fetch would only invite a view change.
+                    # Once per newly proven seq; peers rate-limit their answers.
+                    out.append(Broadcast(envelope=self._fetch_state_envelope()))
             return
         state, digest, _ = own
         proof = self._votes.proof(seq, digest, quorum=quorum)
@@ -531,10 +536,13 @@ class NormalCase(ReplicaCore):
 
     def _note_proven(
         self, seq: Seq, digest: bytes, proof: tuple[Envelope, ...], now_s: float
-    ) -> None:
+    ) -> bool:
+        """Remember a quorum-proven checkpoint above what we executed; True if it is new."""
         if seq <= self._last_executed:
-            return
+            return False
         if self._proven is None or seq > self._proven[0]:
             if self._proven is None:
                 self._proven_since_s = now_s
             self._proven = (seq, digest, proof)
+            return True
+        return False

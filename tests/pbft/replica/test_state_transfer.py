@@ -7,9 +7,9 @@ import hashlib
 import attrs
 
 from pbft.config import Config
-from pbft.effects import CheckpointStable
+from pbft.effects import Broadcast, CheckpointStable
 from pbft.ids import ReplicaId, Seq
-from pbft.messages import Checkpoint, StateSnapshot, sign
+from pbft.messages import Checkpoint, FetchState, StateSnapshot, sign
 from pbft.replica.checkpoints import encode_state
 from tests.pbft.replica.harness import CLIENTS, Cluster, Delivery
 
@@ -118,3 +118,53 @@ def test_cluster_keeps_committing_over_a_lossy_duplicating_network() -> None:
         assert (
             cluster.replicas[i].status().last_executed == cluster.replicas[0].status().last_executed
         )
+
+
+def _lose_to_r0_at_seq(seq: int):  # type: ignore[no-untyped-def]
+    """Lose every PREPARE and COMMIT for ``seq`` sent to r0, as if r0 were down for them."""
+
+    def drop(delivery: Delivery) -> bool:
+        payload = delivery.envelope.payload
+        return (
+            delivery.to == "r0"
+            and type(payload).__name__ in ("Prepare", "Commit")
+            and payload.seq == seq
+        )
+
+    return drop
+
+
+def test_a_primary_whose_whole_window_is_behind_a_proven_checkpoint_fetches_it_at_once() -> None:
+    """The peers executed the primary's whole window and collected the slot it missed, so
+    it can neither execute nor propose: waiting for a status period to fetch the state let
+    the backups' view-change timer expire although the primary was up."""
+    cluster = Cluster(config(checkpoint_interval=4, window_size=8, status_interval_s=10.0))
+    cluster.start()
+    submit_sequentially(cluster, 4)
+    cluster.drop = _lose_to_r0_at_seq(5)
+    submit_sequentially(cluster, 8)  # seqs 5-12: the peers reach checkpoint 12
+    assert cluster.replicas[1].status().stable_seq == 12
+    # No timer fired: the fetch came from the proof of checkpoint 12 (r0's high mark) itself.
+    status = cluster.replicas[0].status()
+    assert (status.stable_seq, status.last_executed) == (12, 12)
+    assert cluster.services[0].operations == cluster.services[1].operations
+    submit_sequentially(cluster, 1, to=[0])
+    assert cluster.replicas[1].status().last_executed == 13
+
+
+def test_a_replica_only_slightly_behind_a_proven_checkpoint_does_not_fetch_it_at_once() -> None:
+    """A snapshot costs far more than waiting for messages in flight: a replica that can
+    still move its window waits a status period before it fetches."""
+    cluster = Cluster(config(checkpoint_interval=4, window_size=8, status_interval_s=10.0))
+    cluster.start()
+    submit_sequentially(cluster, 4)
+    cluster.drop = _lose_to_r0_at_seq(5)
+    submit_sequentially(cluster, 4)  # seqs 5-8: the peers reach checkpoint 8 < high mark 12
+    status = cluster.replicas[0].status()
+    assert (status.stable_seq, status.last_executed) == (4, 4)
+    fetches = [
+        e
+        for e in cluster.effects[0]
+        if isinstance(e, Broadcast) and isinstance(e.envelope.payload, FetchState)
+    ]
+    assert fetches == []
