@@ -78,7 +78,7 @@ class ViewChangeHandlers(NormalCase):
         self._queue.clear()
         self._assigned.clear()
         self._early.clear()
-        self._entering_view_pre_prepares = {}
+        self._entering_view_held = {}
         self._new_view = None
         self._new_view_floor = Seq(0)
         self._new_view_pending = {}
@@ -238,7 +238,7 @@ class ViewChangeHandlers(NormalCase):
             self._queue.clear()
             self._assigned.clear()
             self._early.clear()
-            self._entering_view_pre_prepares = {}
+            self._entering_view_held = {}
             self._max_pre_prepared = Seq(0)
             if self._batch_timer_armed:
                 self._batch_timer_armed = False
