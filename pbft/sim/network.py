@@ -8,7 +8,8 @@ Every message sent from ``src`` to ``dst`` at real time ``t`` is judged once, at
    The message is lost with probability ``loss`` ("loss").
 3. Its delay is drawn from the model's distribution (fixed, uniform, exponential with the
    given mean, or lognormal whose mean is ``mean_s``), plus jitter drawn uniformly from
-   ``[0, reorder * delay]``; jitter is what reorders messages on one link.
+   ``[0, reorder * delay]``. Links are not FIFO: every message draws its own delay, so any
+   distribution but "fixed" reorders a link by itself; jitter adds to that.
 4. Partial synchrony (Dwork, Lynch, Stockmeyer '88): after GST a delivered message arrives
    within ``bound_s``; a message sent before GST arrives by ``gst_s + bound_s`` at the latest.
 5. With probability ``duplicate`` a second copy travels with its own delay.

@@ -174,3 +174,25 @@ def test_ended_slowdowns_are_forgotten_so_later_messages_do_not_scan_them() -> N
     assert [slowdown.until_s for slowdown in net.slowdowns] == [5.0]
     assert net.transit("r0", "r1", 2.0) == (0.001,)
     assert net.transit("r0", "r2", 2.0) == (pytest.approx(0.501),)
+
+
+def arrival_order(link: LinkModel) -> list[int]:
+    """Send 200 messages 1 ms apart on one link; return their indices by arrival time."""
+    net = network(link)
+    arrivals = []
+    for index in range(200):
+        fate = net.transit("r0", "r1", index * 0.001)
+        assert isinstance(fate, tuple)
+        arrivals.append((index * 0.001 + fate[0], index))
+    return [index for _, index in sorted(arrivals)]
+
+
+def test_a_fixed_delay_without_jitter_keeps_a_link_in_order() -> None:
+    assert arrival_order(LinkModel(delay=Delay(dist="fixed", value_s=0.005))) == list(range(200))
+
+
+def test_random_delays_reorder_a_link_even_without_jitter_and_jitter_reorders_a_fixed_one() -> None:
+    uniform = LinkModel(delay=Delay(dist="uniform", low_s=0.001, high_s=0.010))
+    jittery = LinkModel(delay=Delay(dist="fixed", value_s=0.005), reorder=1.0)
+    assert arrival_order(uniform) != list(range(200))
+    assert arrival_order(jittery) != list(range(200))
