@@ -709,7 +709,7 @@ class _ScenarioReader:
         return ExpectSpec(
             safety=table.get("safety", bool, default.safety),
             liveness=table.get("liveness", bool, default.liveness),
-            within_s=table.duration("within", default.within_s, positive=True),
+            within_s=_within(table, default.within_s),
             min_committed=min_committed,
             max_view=table.integer("max_view", None, low=0),
         )
@@ -744,3 +744,18 @@ def behavior_names() -> tuple[str, ...]:
     from adversary.behavior import behavior_names as registered
 
     return tuple(sorted(registered()))
+
+
+MAX_WITHIN_S = 3600.0
+
+
+def _within(table: _Table, default_s: float) -> float:
+    """The run's virtual-time deadline, capped: a stalled run lasts until it, trace in memory."""
+    within_s = table.duration("within", default_s, positive=True)
+    if within_s > MAX_WITHIN_S:
+        raise table.error(
+            "within",
+            f"at most 1h of virtual time, got {format_duration(within_s)}: a run that stalls "
+            "goes on until the deadline and keeps its whole trace in memory",
+        )
+    return within_s

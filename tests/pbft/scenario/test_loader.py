@@ -487,3 +487,9 @@ def test_no_document_makes_the_loader_raise_anything_but_scenario_error(
 ) -> None:
     with contextlib.suppress(ScenarioError):
         scenario_from_dict({"name": "fuzz", **data})
+
+
+def test_a_deadline_beyond_an_hour_of_virtual_time_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"expect\.within: at most 1h"):
+        scenario_from_dict({"name": "long", "expect": {"within": "2h"}})
+    assert scenario_from_dict({"name": "ok", "expect": {"within": "1h"}}).expect.within_s == 3600
