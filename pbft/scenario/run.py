@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
+from pbft.app import SERVICE_NAMES
 from pbft.scenario.checkers import (
     SAFETY_CHECKS,
     JudgeError,
@@ -106,8 +107,8 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
     """Re-judge a saved trace, against ``scenario``'s expectations when one is given.
 
     Without a scenario, safety must hold and every submitted request must have completed by
-    the end of the trace; the trace does not name its service, so accepted results are then
-    compared with the correct replicas' recorded results instead of a replay of the agreed log.
+    the end of the trace; accepted results are replayed on the service the trace names (a trace
+    that names none is compared with the correct replicas' recorded results instead).
     Raises :class:`JudgeError` when the trace has no single RunStarted.
     """
     started = [record for record in records if isinstance(record, RunStarted)]
@@ -119,13 +120,18 @@ def judge_trace(records: Sequence[Record], scenario: Scenario | None = None) -> 
         scenario = Scenario(
             name=start.scenario,
             seed=start.seed,
-            cluster=ClusterSpec(f=start.f, n=start.n, unsafe=start.n < 3 * start.f + 1),
+            cluster=ClusterSpec(
+                f=start.f,
+                n=start.n,
+                unsafe=start.n < 3 * start.f + 1,
+                app=start.app if start.app in SERVICE_NAMES else "kv",  # type: ignore[arg-type]
+            ),
             workload=_workload_seen(records),
             expect=ExpectSpec(within_s=max((record.t for record in records), default=0.0)),
             source="<trace>",
         )
         expected = None
-        app = None
+        app = start.app if start.app in SERVICE_NAMES else None
     else:
         expected = expected_requests(scenario)
         app = scenario.cluster.app

@@ -250,6 +250,7 @@ class Simulation:
                 n=self.config.n,
                 f=self.config.f,
                 faulty=faulty,
+                app=self.scenario.cluster.app,
             )
         )
         for index, fault in enumerate(self.scenario.faults):

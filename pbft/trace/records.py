@@ -26,6 +26,9 @@ class RunStarted:
     n: int
     f: int
     faulty: tuple[str, ...]  # Byzantine principals; crashed replicas stay correct until they crash
+    app: str = (
+        ""  # the replicated service ("kv", ...), so a saved trace can be replayed; "" unknown
+    )
 
 
 @attrs.frozen(kw_only=True)

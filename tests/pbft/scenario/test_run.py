@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
+import attrs
 import pytest
 
 from pbft.scenario.checkers import JudgeError
@@ -159,3 +160,19 @@ def test_a_trace_judged_against_its_scenario_replays_the_log_on_the_scenario_ser
         result.verdicts["client_consistency"].first
     )
     assert judge_trace(trace).verdicts["client_consistency"].ok
+
+
+def test_a_trace_that_names_its_service_is_replayed_even_without_its_scenario() -> None:
+    (stale,) = kv_results(OP_GET)
+    trace = with_results(honest_trace(), 2, stale)
+    start = trace[0]
+    assert isinstance(start, tr.RunStarted)
+    named = (attrs.evolve(start, app="kv"), *trace[1:])
+    assert not judge_trace(named).verdicts["client_consistency"].ok
+
+
+def test_simulated_traces_name_their_service() -> None:
+    scenario = scenario_from_dict({"name": "svc", "cluster": {"app": "counter"}})
+    start = run_scenario(scenario).records[0]
+    assert isinstance(start, tr.RunStarted)
+    assert start.app == "counter"
