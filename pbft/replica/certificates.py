@@ -108,28 +108,17 @@ def check_prepared_certificate(
         return f"prepared in view {pre_prepare.view}, not below {below_view}"
     if not low < pre_prepare.seq <= low + config.window_size:
         return f"prepared seq {pre_prepare.seq} outside ({low}, {low + config.window_size}]"
-    primary = config.primary(pre_prepare.view)
-    seen: set[ReplicaId] = set()
-    for member in certificate.prepares:
-        payload = member.payload
-        if not isinstance(payload, Prepare):
-            return "prepared certificate member is not a PREPARE"
-        problem = _member_problem(member, payload.replica, verifier)
-        if problem is not None:
-            return problem
-        if (payload.view, payload.seq, payload.digest) != (
-            pre_prepare.view,
-            pre_prepare.seq,
-            pre_prepare.digest,
-        ):
-            return "a prepare does not match the pre-prepare"
-        if payload.replica == primary:
-            return "a prepare from the primary"
-        if payload.replica in seen:
-            return f"two prepares from replica {payload.replica}"
-        seen.add(payload.replica)
-    if len(seen) < config.quorum - 1:
-        return f"{len(seen)} prepares, needs {config.quorum - 1}"
+    voters = _matching_votes(
+        certificate.prepares,
+        Prepare,
+        pre_prepare,
+        excluded=config.primary(pre_prepare.view),
+        verifier=verifier,
+    )
+    if isinstance(voters, str):
+        return voters
+    if voters < config.quorum - 1:
+        return f"{voters} prepares, needs {config.quorum - 1}"
     return pre_prepare
 
 
@@ -149,11 +138,36 @@ def check_commit_certificate(
     )
     if isinstance(pre_prepare, str):
         return pre_prepare
+    voters = _matching_votes(
+        certificate.commits, Commit, pre_prepare, excluded=None, verifier=verifier
+    )
+    if isinstance(voters, str):
+        return voters
+    if voters < config.quorum:
+        return f"{voters} commits, needs {config.quorum}"
+    return pre_prepare
+
+
+def _matching_votes(
+    members: Sequence[Envelope],
+    kind: type[Prepare] | type[Commit],
+    pre_prepare: PrePrepare,
+    *,
+    excluded: ReplicaId | None,
+    verifier: Verifier,
+) -> int | str:
+    """How many distinct replicas cast a valid ``kind`` vote for ``pre_prepare``, or the problem.
+
+    Every member must be a ``kind`` message validly signed by the replica it names, for the
+    pre-prepare's view, seq and digest, from a replica other than ``excluded`` (the primary,
+    for prepares: §4.2 counts its pre-prepare instead), at most one per replica.
+    """
+    name = kind.__name__.upper()
     seen: set[ReplicaId] = set()
-    for member in certificate.commits:
+    for member in members:
         payload = member.payload
-        if not isinstance(payload, Commit):
-            return "commit certificate member is not a COMMIT"
+        if not isinstance(payload, kind):
+            return f"certificate member is not a {name}"
         problem = _member_problem(member, payload.replica, verifier)
         if problem is not None:
             return problem
@@ -162,13 +176,13 @@ def check_commit_certificate(
             pre_prepare.seq,
             pre_prepare.digest,
         ):
-            return "a commit does not match the pre-prepare"
+            return f"a {name} does not match the pre-prepare"
+        if payload.replica == excluded:
+            return f"a {name} from the primary"
         if payload.replica in seen:
-            return f"two commits from replica {payload.replica}"
+            return f"two {name}s from replica {payload.replica}"
         seen.add(payload.replica)
-    if len(seen) < config.quorum:
-        return f"{len(seen)} commits, needs {config.quorum}"
-    return pre_prepare
+    return len(seen)
 
 
 def _member_problem(member: Envelope, replica: ReplicaId, verifier: Verifier) -> str | None:

@@ -6,8 +6,21 @@ import attrs
 
 from pbft.config import Config
 from pbft.ids import ReplicaId, Seq, View
-from pbft.messages import Checkpoint, Commit, CommitCertificate, PrePrepare, batch_digest, sign
-from pbft.replica.certificates import check_checkpoint_proof, check_commit_certificate
+from pbft.messages import (
+    Checkpoint,
+    Commit,
+    CommitCertificate,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    batch_digest,
+    sign,
+)
+from pbft.replica.certificates import (
+    check_checkpoint_proof,
+    check_commit_certificate,
+    check_prepared_certificate,
+)
 from pbft.replica.verifier import Verifier
 from tests.pbft.replica.harness import cluster_keys
 
@@ -87,3 +100,50 @@ def test_certificate_whose_batch_holds_a_request_signed_by_another_client_is_inv
     certificate = CommitCertificate(pre_prepare=sign(SIGNERS["r0"], pp), commits=commits)
     result = check_commit_certificate(certificate, config=CONFIG, verifier=verifier())
     assert result == "a batch member is not a request signed by its client"
+
+
+def _prepare(replica: int, pp: PrePrepare, *, digest: bytes | None = None):  # type: ignore[no-untyped-def]
+    payload = Prepare(
+        view=pp.view,
+        seq=pp.seq,
+        digest=pp.digest if digest is None else digest,
+        replica=ReplicaId(replica),
+    )
+    return sign(SIGNERS[f"r{replica}"], payload)
+
+
+def test_prepared_certificate_needs_2f_prepares_from_distinct_backups_never_the_primary() -> None:
+    """§4.2/§4.4: prepared = the primary's pre-prepare plus 2f matching backup prepares."""
+    pp = PrePrepare(view=View(1), seq=Seq(2), digest=batch_digest(()), batch=())
+    signed_pp = sign(SIGNERS["r1"], pp)  # r1 is the primary of view 1
+    good = PreparedCertificate(pre_prepare=signed_pp, prepares=(_prepare(2, pp), _prepare(3, pp)))
+
+    def check(certificate: PreparedCertificate, *, below: int = 2, low: int = 0) -> object:
+        return check_prepared_certificate(
+            certificate, below_view=View(below), low=Seq(low), config=CONFIG, verifier=verifier()
+        )
+
+    assert check(good) == pp
+    problems = {
+        "primary's prepare counted": (_prepare(1, pp), _prepare(2, pp)),
+        "duplicate backup": (_prepare(2, pp), _prepare(2, pp)),
+        "too few": (_prepare(2, pp),),
+        "other digest": (_prepare(2, pp), _prepare(3, pp, digest=bytes(32))),
+        "a commit in place of a prepare": (
+            _prepare(2, pp),
+            sign(
+                SIGNERS["r3"],
+                Commit(view=pp.view, seq=pp.seq, digest=pp.digest, replica=ReplicaId(3)),
+            ),
+        ),
+    }
+    for name, prepares in problems.items():
+        assert isinstance(check(attrs.evolve(good, prepares=prepares)), str), name
+    assert isinstance(check(good, below=1), str)  # not from a view below the new one
+    assert isinstance(check(good, low=2), str)  # at or below the stable checkpoint
+    far = attrs.evolve(pp, seq=Seq(CONFIG.window_size + 1))
+    beyond = PreparedCertificate(
+        pre_prepare=sign(SIGNERS["r1"], far), prepares=(_prepare(2, far), _prepare(3, far))
+    )
+    assert check(beyond, low=1) == far  # inside (1, 1 + L]
+    assert isinstance(check(beyond), str)  # above the window: (0, L]
