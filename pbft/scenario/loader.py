@@ -417,16 +417,7 @@ class _ScenarioReader:
             app=cast(AppName, table.choice("app", default.app, get_args(AppName))),
         )
         try:  # the protocol's own validation is the last word on what a cluster may be
-            self.config = Config(
-                n=spec.size,
-                f=spec.f,
-                unsafe=spec.unsafe,
-                batch_size_max=spec.batch_size,
-                batch_delay_s=spec.batch_delay_s,
-                checkpoint_interval=spec.checkpoint_interval,
-                window_size=spec.window,
-                view_change_timeout_s=spec.view_change_timeout_s,
-            )
+            self.config = spec.config()
         except ConfigError as error:
             raise ScenarioError(str(error), source=self.source, key="cluster") from None
         return spec

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import attrs
 
+from pbft.config import Config
+
 DelayDist = Literal["fixed", "uniform", "exponential", "lognormal"]
 CryptoScheme = Literal["ed25519", "fast"]
 AppName = Literal["kv", "counter", "lock"]
@@ -75,6 +77,21 @@ class ClusterSpec:
     @property
     def size(self) -> int:
         return self.n if self.n is not None else 3 * self.f + 1
+
+    def config(self, *, client_timeout_s: float = 1.0) -> Config:
+        """The protocol configuration this section describes (raises ConfigError if invalid)."""
+        return Config(
+            n=self.size,
+            f=self.f,
+            unsafe=self.unsafe,
+            batch_size_max=self.batch_size,
+            batch_delay_s=self.batch_delay_s,
+            checkpoint_interval=self.checkpoint_interval,
+            window_size=self.window,
+            view_change_timeout_s=self.view_change_timeout_s,
+            client_timeout_s=client_timeout_s,
+            adaptive_timeouts=self.adaptive_timeouts,
+        )
 
 
 @attrs.frozen(kw_only=True)

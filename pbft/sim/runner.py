@@ -83,19 +83,7 @@ def cluster_seed_for(seed: int) -> bytes:
 
 def config_for(scenario: Scenario) -> Config:
     """The protocol configuration a scenario's cluster and workload sections describe."""
-    cluster = scenario.cluster
-    return Config(
-        n=cluster.size,
-        f=cluster.f,
-        unsafe=cluster.unsafe,
-        batch_size_max=cluster.batch_size,
-        batch_delay_s=cluster.batch_delay_s,
-        checkpoint_interval=cluster.checkpoint_interval,
-        window_size=cluster.window,
-        view_change_timeout_s=cluster.view_change_timeout_s,
-        client_timeout_s=scenario.workload.client_timeout_s,
-        adaptive_timeouts=cluster.adaptive_timeouts,
-    )
+    return scenario.cluster.config(client_timeout_s=scenario.workload.client_timeout_s)
 
 
 def fault_end_s(fault: FaultSpec) -> float:
