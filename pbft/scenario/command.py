@@ -67,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the JSON-lines trace to OUT (several runs: see the naming rule)",
     )
     parser.add_argument(
+        "--wire",
+        action="store_true",
+        help="encode and strictly decode every delivered message, as a real network would",
+    )
+    parser.add_argument(
         "--judge",
         metavar="TRACE",
         type=_not_empty,
@@ -131,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
     for (scenario, seed), trace_path in zip(runs, traces, strict=True):
         try:
             with _progress(err, scenario, seed, enabled=show_progress) as on_progress:
-                result = run_scenario(scenario, seed, on_progress=on_progress)
+                result = run_scenario(scenario, seed, on_progress=on_progress, wire=args.wire)
         except (ConfigError, ValueError) as error:
             err.print(f"cannot run {scenario.source}: {error}", markup=False)
             return 2
@@ -147,8 +152,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _judge(args: argparse.Namespace, out: Console, err: Console) -> int:
-    if args.trace is not None or args.repeat != 1 or args.seed is not None:
-        err.print("pbft run: --judge cannot be combined with --trace, --seed or --repeat")
+    if args.trace is not None or args.repeat != 1 or args.seed is not None or args.wire:
+        err.print("pbft run: --judge cannot be combined with --trace, --seed, --repeat or --wire")
         return 2
     if _is_device(args.judge):
         err.print(f"cannot judge {args.judge}: a device, not a trace file", markup=False)

@@ -83,15 +83,19 @@ def run_scenario(
     seed: int | None = None,
     *,
     on_progress: Callable[[float], None] | None = None,
+    wire: bool = False,
 ) -> RunResult:
     """Simulate ``scenario`` with ``seed`` (default: the scenario's) and judge the trace.
+
+    With ``wire``, every delivered message is encoded and strictly decoded on the way, as a
+    network runtime would; the trace is the same, only slower to make.
 
     Raises ValueError (:class:`pbft.sim.SimulationError`, :class:`pbft.config.ConfigError`)
     when the scenario cannot run; a built-in scenario from the loader always can.
     """
     from pbft.sim import simulate  # the simulator sits below us; imported on use for speed
 
-    run = simulate(scenario, seed=seed, on_progress=on_progress)
+    run = simulate(scenario, seed=seed, on_progress=on_progress, wire=wire)
     return _result(
         scenario,
         seed=run.seed,

@@ -321,3 +321,19 @@ def test_the_progress_bar_shows_virtual_time_on_a_terminal_only() -> None:
     assert "bar seed 3" in screen.getvalue()
     with command._progress(console, s, 3, enabled=False) as on_progress:
         assert on_progress is None
+
+
+def test_wire_mode_sends_every_message_through_the_codec_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lossy = str(ROOT / "scenarios" / "lossy-network.toml")
+    hashes = []
+    for extra in ([], ["--wire"]):
+        assert run([lossy, "--json", *extra]) == 0
+        hashes.append(json.loads(capsys.readouterr().out.splitlines()[0])["trace_sha256"])
+    assert hashes[0] == hashes[1]
+
+
+def test_judge_refuses_wire_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--judge", save(tmp_path, honest_trace()), "--wire"]) == 2
+    assert "cannot be combined" in capsys.readouterr().err
