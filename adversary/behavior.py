@@ -73,6 +73,9 @@ class BehaviorContext:
     collusion: dict[str, Any]
     make_honest: Callable[[], Replica]
     report_tamper: Callable[[str, str], None] = _ignore_tamper
+    # The run's client ids when the driver knows them (else empty), so a behaviour can refuse
+    # params naming a client the run does not have.
+    clients: tuple[str, ...] = ()
 
 
 BehaviorFactory = Callable[[BehaviorContext], Behavior]

@@ -81,6 +81,14 @@ class Liar:
             or not all(isinstance(client, str) for client in clients)
         ):
             raise param_error("lie", "clients", f"must be a list of client ids, got {clients!r}")
+        unknown = sorted(set(clients or ()) - set(ctx.clients)) if ctx.clients else []
+        if unknown:
+            raise param_error(
+                "lie",
+                "clients",
+                f"names clients this run does not have: {', '.join(unknown)} "
+                f"(clients: {', '.join(ctx.clients)})",
+            )
         self._clients: frozenset[str] | None = None if clients is None else frozenset(clients)
         self._core = ctx.make_honest()
         self._answered: set[tuple[Principal, int]] = set()

@@ -345,7 +345,7 @@ class _ScenarioReader:
             self._fault(entry, f"faults[{index}]", cluster, workload, expect)
             for index, entry in enumerate(top.array("faults"))
         )
-        byzantine = self._byzantine(top.array("byzantine"), cluster)
+        byzantine = self._byzantine(top.array("byzantine"), cluster, workload)
         if network.gst_s >= expect.within_s:
             raise ScenarioError(
                 f"gst ({format_duration(network.gst_s)}) must come before expect.within "
@@ -611,7 +611,9 @@ class _ScenarioReader:
             groups.append(tuple(names))
         return tuple(groups)
 
-    def _byzantine(self, entries: list[Any], cluster: ClusterSpec) -> tuple[ByzantineSpec, ...]:
+    def _byzantine(
+        self, entries: list[Any], cluster: ClusterSpec, workload: WorkloadSpec
+    ) -> tuple[ByzantineSpec, ...]:
         specs: list[ByzantineSpec] = []
         names: tuple[str, ...] | None = None
         for index, entry in enumerate(entries):
@@ -639,7 +641,7 @@ class _ScenarioReader:
             params_table = table.table("params")
             params = dict(params_table.data) if params_table is not None else {}
             spec = ByzantineSpec(replica=replica, behavior=behavior, params=params)
-            problem = self._behavior_problem(spec, cluster)
+            problem = self._behavior_problem(spec, cluster, workload)
             if problem is not None:
                 raise table.error("params", problem)
             specs.append(spec)
@@ -652,7 +654,9 @@ class _ScenarioReader:
             )
         return tuple(specs)
 
-    def _behavior_problem(self, spec: ByzantineSpec, cluster: ClusterSpec) -> str | None:
+    def _behavior_problem(
+        self, spec: ByzantineSpec, cluster: ClusterSpec, workload: WorkloadSpec
+    ) -> str | None:
         """Why the behaviour refuses ``spec.params``, found by building it once, or None.
 
         Behaviours check their params when built; doing that here lets a typo in a params
@@ -683,6 +687,7 @@ class _ScenarioReader:
             params=spec.params,
             collusion={},
             make_honest=make_honest,
+            clients=tuple(f"c{index}" for index in range(workload.clients)),
         )
         try:
             make_behavior(spec.behavior, context)

@@ -223,6 +223,7 @@ class Simulation:
             collusion=self.collusion,
             make_honest=make_honest,
             report_tamper=report_tamper,
+            clients=self.client_names,
         )
 
     # ------------------------------------------------------------------------------- run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from adversary_support import (
     assert_validly_signed,
@@ -163,3 +164,15 @@ def test_bad_params_are_refused_with_a_message_naming_them(
 ) -> None:
     with pytest.raises(BehaviorParamError, match=fragment):
         make_behavior("lie", harness(0, params).ctx)
+
+
+def test_lying_to_a_client_the_run_does_not_have_is_refused() -> None:
+    ctx = attrs.evolve(harness(0, {"clients": ["c0", "zz"]}).ctx, clients=("c0", "c1"))
+    with pytest.raises(BehaviorParamError, match="does not have: zz"):
+        make_behavior("lie", ctx)
+
+
+def test_any_client_may_be_named_when_the_driver_does_not_say_which_exist() -> None:
+    ctx = harness(0, {"clients": ["zz"]}).ctx
+    assert ctx.clients == ()
+    make_behavior("lie", ctx)

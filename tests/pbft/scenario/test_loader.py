@@ -493,3 +493,14 @@ def test_a_deadline_beyond_an_hour_of_virtual_time_is_refused() -> None:
     with pytest.raises(ScenarioError, match=r"expect\.within: at most 1h"):
         scenario_from_dict({"name": "long", "expect": {"within": "2h"}})
     assert scenario_from_dict({"name": "ok", "expect": {"within": "1h"}}).expect.within_s == 3600
+
+
+def test_a_behaviour_param_naming_a_client_the_workload_lacks_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"byzantine\[0\]\.params: .*does not have: c5"):
+        scenario_from_dict(
+            {
+                "name": "liar",
+                "workload": {"clients": 2},
+                "byzantine": [{"replica": 1, "behavior": "lie", "params": {"clients": ["c5"]}}],
+            }
+        )
