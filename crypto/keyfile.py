@@ -147,6 +147,8 @@ def _read(path: Path, kind: str | None) -> dict[str, object]:
         raise CryptoError(f"{path}: duplicate key {error.args[0]!r}") from None
     except RecursionError:
         raise CryptoError(f"{path}: not a key file (JSON nested too deeply)") from None
+    except ValueError as error:  # e.g. an integer beyond int_max_str_digits: a bare ValueError
+        raise CryptoError(f"{path}: not a key file (not JSON: {error})") from None
     if not isinstance(document, dict):
         raise CryptoError(f"{path}: not a key file (expected a JSON object)")
     found = document.get("kind")

@@ -148,6 +148,8 @@ def test_directory_instead_of_file(tmp_path: Path) -> None:
         (b'{"kind": "ssh-key"}', "its 'kind' is 'ssh-key'"),
         (b"[" * 100_000, "nested too deeply|not JSON"),
         (b'{"kind": "pbft-signing-key", "kind": "pbft-keyring"}', "duplicate key 'kind'"),
+        # json refuses integers over 4300 digits with a bare ValueError, not a JSONDecodeError.
+        (b'{"kind": "pbft-keyring", "version": ' + b"1" * 5000 + b"}", "not JSON"),
     ],
 )
 def test_files_that_are_not_key_files(tmp_path: Path, content: bytes, message: str) -> None:
