@@ -74,6 +74,7 @@ class Ed25519Keyring:
         """Check every name and key once here so that :meth:`verify` need not."""
         keys: dict[str, VerifyKey] = {}
         raw: dict[str, bytes] = {}
+        owners: dict[bytes, str] = {}
         for principal in sorted(public_keys):
             check_principal(principal)
             public_key = public_keys[principal]
@@ -85,6 +86,12 @@ class Ed25519Keyring:
                 raise CryptoError(
                     f"the public key of {principal!r} is not a valid Ed25519 public key"
                 )
+            # One key for two names would let its holder sign as both: two "distinct"
+            # replicas in a quorum could then be one faulty node.
+            owner = owners.get(public_key)
+            if owner is not None:
+                raise CryptoError(f"{principal!r} has the same public key as {owner!r}")
+            owners[public_key] = principal
             keys[principal] = VerifyKey(public_key)
             raw[principal] = public_key
         self._keys = keys

@@ -60,11 +60,17 @@ class FastKeyring:
 
     def __init__(self, secrets: Mapping[str, bytes]) -> None:
         checked: dict[str, bytes] = {}
+        owners: dict[bytes, str] = {}
         for principal in sorted(secrets):
             check_principal(principal)
             secret = secrets[principal]
             if not isinstance(secret, bytes) or len(secret) != SECRET_SIZE:
                 raise CryptoError(f"the secret of {principal!r} must be {SECRET_SIZE} bytes")
+            # One secret for two names would let either principal sign as the other.
+            owner = owners.get(secret)
+            if owner is not None:
+                raise CryptoError(f"{principal!r} has the same secret as {owner!r}")
+            owners[secret] = principal
             checked[principal] = secret
         self._secrets = checked
         self._principals = tuple(checked)

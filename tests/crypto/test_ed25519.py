@@ -126,3 +126,10 @@ def test_repr_never_shows_the_seed() -> None:
     signer = Ed25519Signer(principal="r0", seed=RFC_SEED)
     assert RFC_SEED.hex() not in repr(signer)
     assert RFC_PUBLIC.hex() in repr(signer)
+
+
+def test_a_keyring_refuses_one_public_key_for_two_principals() -> None:
+    # Otherwise whoever holds that key signs validly as both, and two "distinct" votes in a
+    # quorum could come from one faulty node.
+    with pytest.raises(CryptoError, match="'r1' has the same public key as 'r0'"):
+        Ed25519Keyring({"r0": RFC_PUBLIC, "r1": RFC_PUBLIC})

@@ -98,3 +98,9 @@ def test_repr_never_shows_the_secret() -> None:
     signer = FastSigner(principal="r0", secret=SECRET)
     assert SECRET.hex() not in repr(signer)
     assert SECRET.hex() not in repr(FastKeyring.of([signer]))
+
+
+def test_a_keyring_refuses_one_secret_for_two_principals() -> None:
+    # Otherwise r0's signer would produce signatures the keyring accepts as r1's.
+    with pytest.raises(CryptoError, match="'r1' has the same secret as 'r0'"):
+        FastKeyring({"r0": SECRET, "r1": SECRET})

@@ -27,6 +27,7 @@ from crypto import (
 SIGNERS, KEYRING = cluster_keys("ed25519", b"keyfile-tests", ["r0", "r1", "c0"])
 R0 = SIGNERS["r0"]
 FUZZ_SIGNER = Ed25519Signer(principal="r0", seed=bytes(32))
+FUZZ_PUBLIC_HEX = FUZZ_SIGNER.public_key.hex()
 
 
 @pytest.fixture
@@ -212,6 +213,7 @@ def test_damaged_signing_key_files(
         ({"r0": "00" * 31}, "public key of 'r0' must be 32 bytes"),
         ({"r0": "00" * 32}, "not a valid Ed25519 public key"),
         ({"../r0": "00" * 32}, "invalid principal name"),
+        ({"r0": FUZZ_PUBLIC_HEX, "r1": FUZZ_PUBLIC_HEX}, "'r1' has the same public key as 'r0'"),
     ],
 )
 def test_damaged_keyring_files(keyring_path: Path, public_keys: object, message: str) -> None:
