@@ -34,6 +34,7 @@ from pbft.scenario.model import (
     ExpectSpec,
     FaultSpec,
     LinkModel,
+    LinkOverride,
     NetworkSpec,
     Scenario,
     WorkloadSpec,
@@ -338,8 +339,13 @@ class _ScenarioReader:
         assert seed is not None
 
         cluster = self._cluster(top.table("cluster"))
-        network = self._network(top.table("network"))
+        network_table = top.table("network")
+        network = self._network(network_table)
         workload = self._workload(top.table("workload"), cluster)
+        if network_table is not None and network_table.has("links"):
+            # Node names are checked against the clients, so links wait for [workload].
+            links = self._links(network_table, network.after, cluster.size, workload.clients)
+            network = attrs.evolve(network, links=links)
         expect = self._expect(top.table("expect"))
         faults = tuple(
             self._fault(entry, f"faults[{index}]", cluster, workload, expect)
@@ -425,7 +431,9 @@ class _ScenarioReader:
     def _network(self, table: _Table | None) -> NetworkSpec:
         if table is None:
             return NetworkSpec()
-        table.check_keys(("delay", "loss", "duplicate", "reorder", "gst", "bound", "before_gst"))
+        table.check_keys(
+            ("delay", "loss", "duplicate", "reorder", "gst", "bound", "before_gst", "links")
+        )
         default = NetworkSpec()
         after = self._link(table, default.after)
         before_table = table.table("before_gst")
@@ -442,6 +450,40 @@ class _ScenarioReader:
             gst_s=gst_s,
             bound_s=table.duration("bound", default.bound_s, positive=True),
         )
+
+    def _links(
+        self, table: _Table, base: LinkModel, n: int, clients: int
+    ) -> tuple[LinkOverride, ...]:
+        """The ``[[network.links]]`` overrides; a key left out inherits from ``base``."""
+        overrides: list[LinkOverride] = []
+        for index, entry in enumerate(table.array("links")):
+            link = _Table(entry, f"{table.key('links')}[{index}]", self.source)
+            link.check_keys(("from", "to", "both_ways", "delay", "loss", "duplicate", "reorder"))
+            overrides.append(
+                LinkOverride(
+                    src=self._nodes(link, "from", n, clients),
+                    dst=self._nodes(link, "to", n, clients),
+                    model=self._link(link, base),
+                    both_ways=link.get("both_ways", bool, True),
+                )
+            )
+        return tuple(overrides)
+
+    def _nodes(self, table: _Table, name: str, n: int, clients: int) -> tuple[str, ...]:
+        if not table.has(name):
+            raise table.error(name, 'is required, e.g. ["r0", "r1"]')
+        raw = table.array(name)
+        if not raw:
+            raise table.error(name, "must name at least one node")
+        names: list[str] = []
+        for i, node in enumerate(raw):
+            problem = _node_problem(node, n, clients)
+            if problem is not None:
+                raise table.error(f"{name}[{i}]", problem)
+            if node in names:
+                raise table.error(f"{name}[{i}]", f"{node} is named twice")
+            names.append(node)
+        return tuple(names)
 
     def _link(self, table: _Table, default: LinkModel) -> LinkModel:
         delay_table = table.table("delay")

@@ -51,13 +51,34 @@ class LinkModel:
 
 
 @attrs.frozen(kw_only=True)
+class LinkOverride:
+    """A link model of its own for the messages from any node in ``src`` to any in ``dst``.
+
+    With ``both_ways`` it also covers the messages back (``dst`` to ``src``). It replaces the
+    ``after`` model on those links only: before GST the ``before_gst`` model (when given) still
+    rules every link, and from GST on ``bound_s`` still caps every delay, so a slow link never
+    breaks partial synchrony.
+    """
+
+    src: tuple[str, ...]  # node names: "r0", "c0"
+    dst: tuple[str, ...]
+    model: LinkModel
+    both_ways: bool = True
+
+
+@attrs.frozen(kw_only=True)
 class NetworkSpec:
-    """Partial synchrony: ``before_gst`` until ``gst_s``, then ``after`` with delays capped."""
+    """Partial synchrony: ``before_gst`` until ``gst_s``, then ``after`` with delays capped.
+
+    ``links`` give some links a model of their own in place of ``after``; when two overrides
+    cover the same (sender, receiver) pair, the later one wins.
+    """
 
     after: LinkModel = LinkModel()
     before_gst: LinkModel | None = None
     gst_s: float = 0.0
     bound_s: float = 0.1  # after GST, messages between correct nodes arrive within this
+    links: tuple[LinkOverride, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -4,7 +4,8 @@ Every message sent from ``src`` to ``dst`` at real time ``t`` is judged once, at
 
 1. A partition that separates ``src`` from ``dst`` drops it ("partition"). It is judged again
    on arrival: a partition that starts while the message is in flight also drops it.
-2. The link model is ``before_gst`` while ``t < gst_s`` (when given), ``after`` otherwise.
+2. The link model is ``before_gst`` while ``t < gst_s`` (when given), otherwise the last
+   override in ``links`` that covers ``src -> dst``, or ``after`` when none does.
    The message is lost with probability ``loss`` ("loss").
 3. Its delay is drawn from the model's distribution (fixed, uniform, exponential with the
    given mean, or lognormal whose mean is ``mean_s``), plus jitter drawn uniformly from
@@ -101,6 +102,9 @@ class Network:
         # x partitions, and re-scanning them after each new one partitions squared. A new
         # partition can only block more, so it updates the known pairs; a heal forgets all.
         self._blocked: dict[tuple[str, str], bool] = {}
+        # (src, dst) -> the override model, resolved once: later overrides overwrite earlier
+        # ones, and a send costs one lookup however many overrides there are.
+        self._overrides: dict[tuple[str, str], LinkModel] = link_overrides(spec)
 
     def partition(self, groups: tuple[tuple[str, ...], ...], *, oneway: bool) -> Partition:
         cut = Partition(tuple(frozenset(group) for group in groups), oneway)
@@ -130,17 +134,20 @@ class Network:
             self._blocked[key] = verdict
         return verdict
 
-    def link_at(self, now_s: float) -> LinkModel:
+    def link_at(self, now_s: float, src: str = "", dst: str = "") -> LinkModel:
+        """The model for a message ``src -> dst`` sent at ``now_s`` (an override, if any)."""
         spec = self.spec
         if spec.before_gst is not None and now_s < spec.gst_s:
             return spec.before_gst
+        if self._overrides:
+            return self._overrides.get((src, dst), spec.after)
         return spec.after
 
     def transit(self, src: str, dst: str, now_s: float) -> str | tuple[float, ...]:
         """The drop reason, or the delay of each copy that will arrive (1, or 2 if duplicated)."""
         if self.partitions and self.blocked(src, dst):
             return "partition"
-        link = self.link_at(now_s)
+        link = self.link_at(now_s, src, dst)
         rng = self.rng
         if link.loss > 0 and rng.random() < link.loss:
             return "loss"
@@ -167,3 +174,15 @@ class Network:
             if now_s < slowdown.until_s and (src in slowdown.nodes or dst in slowdown.nodes):
                 extra += slowdown.delay_s
         return extra
+
+
+def link_overrides(spec: NetworkSpec) -> dict[tuple[str, str], LinkModel]:
+    """Each ordered (src, dst) pair some override covers, mapped to the last one that does."""
+    models: dict[tuple[str, str], LinkModel] = {}
+    for override in spec.links:
+        for src in override.src:
+            for dst in override.dst:
+                models[src, dst] = override.model
+                if override.both_ways:
+                    models[dst, src] = override.model
+    return models

@@ -714,6 +714,19 @@ def _validate(scenario: Scenario, config: Config) -> None:
     _validate_link("network.after", network.after)
     if network.before_gst is not None:
         _validate_link("network.before_gst", network.before_gst)
+    for index, override in enumerate(network.links):
+        where = f"network.links[{index}]"
+        for side, names in (("from", override.src), ("to", override.dst)):
+            if not names:
+                raise SimulationError(f"{where}.{side}: needs at least one node")
+            for i, node in enumerate(names):
+                # A misspelt name would not fail later: the link would keep the base model.
+                if node not in known:
+                    raise SimulationError(
+                        f"{where}.{side}[{i}]: unknown node {node!r} (this run has "
+                        f"{', '.join(sorted(known))})"
+                    )
+        _validate_link(where, override.model)
 
 
 def _validate_groups(where: str, groups: tuple[tuple[str, ...], ...], known: set[str]) -> None:
