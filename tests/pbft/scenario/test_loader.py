@@ -504,3 +504,94 @@ def test_a_behaviour_param_naming_a_client_the_workload_lacks_is_refused() -> No
                 "byzantine": [{"replica": 1, "behavior": "lie", "params": {"clients": ["c5"]}}],
             }
         )
+
+
+LINKS = """
+name = "links"
+
+[network]
+delay = { dist = "fixed", value = "2ms" }
+loss = 0.01
+duplicate = 0.02
+
+[workload]
+clients = 2
+
+[[network.links]]
+from = ["r3"]
+to = ["r0", "r1", "r2", "c0"]
+delay = { dist = "lognormal", mean = "80ms", sigma = 0.4 }
+loss = 0.05
+
+[[network.links]]
+from = ["c1"]
+to = ["r0"]
+both_ways = false
+reorder = 0.5
+"""
+
+
+def test_link_overrides_are_read_in_order_and_inherit_unset_keys_from_the_network(
+    tmp_path: Path,
+) -> None:
+    net = load_text(tmp_path, LINKS).network
+    far, client = net.links
+    assert (far.src, far.dst, far.both_ways) == (("r3",), ("r0", "r1", "r2", "c0"), True)
+    assert far.model.delay.dist == "lognormal"
+    assert far.model.delay.mean_s == pytest.approx(0.08)
+    assert (far.model.loss, far.model.duplicate) == (0.05, 0.02)  # duplicate inherited
+    assert (client.src, client.dst, client.both_ways) == (("c1",), ("r0",), False)
+    assert client.model.delay == net.after.delay
+    assert (client.model.loss, client.model.reorder) == (0.01, 0.5)
+
+
+def test_a_network_without_links_has_no_overrides() -> None:
+    assert scenario_from_dict({"name": "x", "network": {"loss": 0.1}}).network.links == ()
+
+
+def links_error(*entries: dict[str, Any]) -> ScenarioError:
+    return error_of({"workload": {"clients": 2}, "network": {"links": list(entries)}})
+
+
+@pytest.mark.parametrize(
+    ("entries", "key", "words"),
+    [
+        ([{"from": ["r9"], "to": ["r0"]}], "network.links[0].from[0]", "replica r9 out of range"),
+        (
+            [{"from": ["r0"], "to": ["r1"]}, {"from": ["r0"], "to": ["c2"]}],
+            "network.links[1].to[0]",
+            "client c2 out of range",
+        ),
+        ([{"from": ["x1"], "to": ["r0"]}], "network.links[0].from[0]", "unknown node 'x1'"),
+        ([{"from": [0], "to": ["r0"]}], "network.links[0].from[0]", "must be a node name"),
+        ([{"to": ["r0"]}], "network.links[0].from", "is required"),
+        ([{"from": ["r0"]}], "network.links[0].to", "is required"),
+        ([{"from": [], "to": ["r0"]}], "network.links[0].from", "at least one node"),
+        ([{"from": "r0", "to": ["r1"]}], "network.links[0].from", "must be an array"),
+        ([{"from": ["r0", "r0"], "to": ["r1"]}], "network.links[0].from[1]", "named twice"),
+        (
+            [{"from": ["r0"], "to": ["r1"], "both_ways": "no"}],
+            "network.links[0].both_ways",
+            "true or false",
+        ),
+        ([{"from": ["r0"], "to": ["r1"], "loss": 2}], "network.links[0].loss", "out of range"),
+        (
+            [{"from": ["r0"], "to": ["r1"], "delay": {"dist": "pareto"}}],
+            "network.links[0].delay.dist",
+            "unknown value",
+        ),
+        ([{"from": ["r0"], "to": ["r1"], "gst": "1s"}], "network.links[0].gst", "unknown key"),
+        (["r0"], "network.links[0]", "must be a table"),
+    ],
+)
+def test_each_link_override_mistake_names_its_key(entries: list[Any], key: str, words: str) -> None:
+    error = links_error(*entries)
+    assert error.key == key
+    assert words in str(error)
+    assert str(error).startswith(f"t.toml: {key}: ")
+
+
+def test_links_that_are_not_an_array_are_refused() -> None:
+    error = error_of({"network": {"links": {"from": ["r0"]}}})
+    assert error.key == "network.links"
+    assert "must be an array" in str(error)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 
-from pbft.scenario.model import Delay, LinkModel, NetworkSpec
-from pbft.sim.network import Network, sample_delay
+from pbft.scenario.loader import load_scenario
+from pbft.scenario.model import Delay, LinkModel, LinkOverride, NetworkSpec
+from pbft.sim import simulate
+from pbft.sim.network import Network, link_overrides, sample_delay
+from pbft.trace import records as rec
 
 SAMPLES = 20_000
 
@@ -196,3 +200,113 @@ def test_random_delays_reorder_a_link_even_without_jitter_and_jitter_reorders_a_
     jittery = LinkModel(delay=Delay(dist="fixed", value_s=0.005), reorder=1.0)
     assert arrival_order(uniform) != list(range(200))
     assert arrival_order(jittery) != list(range(200))
+
+
+NEAR = LinkModel(delay=Delay(dist="fixed", value_s=0.001))
+FAR = LinkModel(delay=Delay(dist="fixed", value_s=0.08))
+LOSSY = LinkModel(delay=Delay(dist="fixed", value_s=0.02), loss=1.0)
+
+
+def with_links(*links: LinkOverride, **spec: object) -> Network:
+    return Network(
+        NetworkSpec(after=NEAR, links=links, **spec),  # type: ignore[arg-type]
+        random.Random(7),
+    )
+
+
+def test_an_override_applies_to_its_links_and_the_base_model_to_every_other() -> None:
+    net = with_links(LinkOverride(src=("r3",), dst=("r0", "r1"), model=FAR))
+    assert net.transit("r3", "r0", 1.0) == (0.08,)
+    assert net.transit("r1", "r3", 1.0) == (0.08,)  # both ways by default
+    assert net.transit("r3", "r2", 1.0) == (0.001,)
+    assert net.transit("r0", "r1", 1.0) == (0.001,)
+    assert net.transit("c0", "r3", 1.0) == (0.001,)
+
+
+def test_a_one_way_override_leaves_the_way_back_on_the_base_model() -> None:
+    net = with_links(LinkOverride(src=("r3",), dst=("r0",), model=FAR, both_ways=False))
+    assert net.transit("r3", "r0", 1.0) == (0.08,)
+    assert net.transit("r0", "r3", 1.0) == (0.001,)
+
+
+def test_a_later_override_wins_over_an_earlier_one_on_the_links_they_share() -> None:
+    net = with_links(
+        LinkOverride(src=("r3",), dst=("r0", "r1"), model=FAR),
+        LinkOverride(src=("r1",), dst=("r3",), model=LOSSY, both_ways=False),
+    )
+    assert net.transit("r1", "r3", 1.0) == "loss"
+    assert net.transit("r3", "r1", 1.0) == (0.08,)  # the later one covers r1 -> r3 only
+    assert net.transit("r3", "r0", 1.0) == (0.08,)
+
+
+def test_overrides_are_resolved_once_per_ordered_pair() -> None:
+    spec = NetworkSpec(
+        links=(
+            LinkOverride(src=("r0", "r1"), dst=("c0",), model=FAR),
+            LinkOverride(src=("c0",), dst=("r1",), model=LOSSY, both_ways=False),
+        )
+    )
+    assert link_overrides(spec) == {
+        ("r0", "c0"): FAR,
+        ("c0", "r0"): FAR,
+        ("r1", "c0"): FAR,
+        ("c0", "r1"): LOSSY,
+    }
+
+
+def test_after_gst_the_bound_still_caps_an_overridden_links_delay() -> None:
+    slow = LinkModel(delay=Delay(dist="lognormal", mean_s=5.0, sigma=1.0))
+    net = with_links(LinkOverride(src=("r3",), dst=("r0",), model=slow), bound_s=0.05)
+    fates = [net.transit("r3", "r0", 2.0) for _ in range(500)]
+    delays = [fate[0] for fate in fates if isinstance(fate, tuple)]
+    assert max(delays) == pytest.approx(0.05)
+
+
+def test_before_gst_the_before_gst_model_rules_overridden_links_too() -> None:
+    before = LinkModel(delay=Delay(dist="fixed", value_s=0.3))
+    net = with_links(
+        LinkOverride(src=("r3",), dst=("r0",), model=FAR),
+        before_gst=before,
+        gst_s=1.0,
+        bound_s=0.5,
+    )
+    assert net.transit("r3", "r0", 0.5) == (0.3,)
+    assert net.transit("r3", "r0", 1.0) == (0.08,)
+
+
+def test_no_overrides_draw_exactly_what_the_base_model_draws() -> None:
+    link = LinkModel(delay=Delay(dist="lognormal"), loss=0.1, duplicate=0.1, reorder=0.2)
+    unrelated = LinkOverride(src=("c5",), dst=("c6",), model=FAR)
+
+    def fates(*links: LinkOverride) -> list[object]:
+        net = Network(NetworkSpec(after=link, links=links), random.Random(5))
+        return [net.transit("r0", "r1", 0.5) for _ in range(200)]
+
+    assert fates() == fates(unrelated)
+
+
+DISTANT = Path(__file__).resolve().parents[3] / "scenarios" / "distant-replica.toml"
+
+
+@pytest.mark.slow
+def test_a_distant_replica_is_slow_to_reach_and_the_near_quorum_commits_without_it() -> None:
+    run = simulate(load_scenario(DISTANT))
+    sent = {r.msg: r.t for r in run.records if isinstance(r, rec.Sent)}
+    near: list[float] = []
+    far: list[float] = []
+    for r in run.records:
+        if isinstance(r, rec.Delivered) and r.src.startswith("r") and r.dst.startswith("r"):
+            (far if "r3" in (r.src, r.dst) else near).append(r.t - sent[r.msg])
+    assert max(near) <= 0.003  # the base model: uniform 1..3 ms
+    assert statistics.fmean(far) > 0.04  # the override: lognormal, 80 ms mean
+    executed: dict[int, dict[int, float]] = {}
+    for r in run.records:
+        if isinstance(r, rec.Executed):
+            executed.setdefault(r.seq, {})[r.replica] = r.t
+    assert len(executed) > 1
+    for seq, at in executed.items():
+        assert {0, 1, 2} <= at.keys(), f"seq {seq}: a near replica did not execute it"
+        if 3 in at:  # the near quorum never waited for r3
+            assert at[3] > max(at[0], at[1], at[2]), f"seq {seq}"
+    views = [r.view for r in run.records if isinstance(r, rec.ViewEntered)]
+    assert views == [0, 0, 0, 0]
