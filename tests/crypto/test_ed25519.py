@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from crypto import (
-    SIGNATURE_SIZE,
     CryptoError,
     Ed25519Keyring,
     Ed25519Signer,
@@ -38,48 +35,6 @@ def test_keyring_accepts_rfc8032_test_1() -> None:
     keyring = Ed25519Keyring({"r0": RFC_PUBLIC})
     assert keyring.verify("r0", b"", RFC_SIGNATURE)
     assert not keyring.verify("r0", b"x", RFC_SIGNATURE)
-
-
-@given(st.binary(max_size=200))
-def test_signatures_verify_as_their_signer_only(data: bytes) -> None:
-    signature = SIGNERS["r0"].sign(data)
-    assert len(signature) == SIGNATURE_SIZE
-    assert KEYRING.verify("r0", data, signature)
-    assert not KEYRING.verify("r1", data, signature)
-    assert not KEYRING.verify("c0", data, signature)
-
-
-@given(st.binary(max_size=100), st.integers(min_value=0, max_value=SIGNATURE_SIZE - 1))
-def test_any_flipped_signature_bit_is_rejected(data: bytes, index: int) -> None:
-    signature = bytearray(SIGNERS["r1"].sign(data))
-    signature[index] ^= 0x01
-    assert not KEYRING.verify("r1", data, bytes(signature))
-
-
-def test_changed_data_is_rejected() -> None:
-    signature = SIGNERS["c0"].sign(b"pay 10")
-    assert not KEYRING.verify("c0", b"pay 11", signature)
-
-
-def test_unknown_principal_and_wrong_length_are_false() -> None:
-    signature = SIGNERS["r0"].sign(b"m")
-    assert not KEYRING.verify("r9", b"m", signature)
-    assert not KEYRING.verify("r0", b"m", signature[:-1])
-    assert not KEYRING.verify("r0", b"m", signature + b"\x00")
-    assert not KEYRING.verify("r0", b"m", b"")
-
-
-def test_values_of_the_wrong_type_are_false_not_exceptions() -> None:
-    signature = SIGNERS["r0"].sign(b"m")
-    assert not KEYRING.verify("r0", "m", signature)  # type: ignore[arg-type]  # hostile input
-    assert not KEYRING.verify("r0", b"m", None)  # type: ignore[arg-type]  # hostile input
-    assert not KEYRING.verify("r0", b"m", "x" * 64)  # type: ignore[arg-type]  # hostile input
-    assert not KEYRING.verify(["r0"], b"m", signature)  # type: ignore[arg-type]  # hostile input
-
-
-@given(principal=st.text(max_size=10), data=st.binary(max_size=50), signature=st.binary())
-def test_verify_never_raises(principal: str, data: bytes, signature: bytes) -> None:
-    assert not KEYRING.verify(principal, data, signature)
 
 
 def test_keyring_lists_and_knows_its_principals() -> None:

@@ -6,10 +6,8 @@ import hashlib
 import hmac
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from crypto import SIGNATURE_SIZE, CryptoError, FastKeyring, FastSigner, cluster_keys
+from crypto import CryptoError, FastKeyring, FastSigner, cluster_keys
 
 SECRET = bytes(range(32))
 SIGNERS, KEYRING = cluster_keys("fast", b"fast-tests", ["r0", "r1", "c0"])
@@ -29,42 +27,6 @@ def test_blake2b_keyed_known_answer() -> None:
         "b5e996e8f0f4eb981fc214b005f42d2ff4233499391653df7aefcbc13fc51568"
     )
     assert hashlib.blake2b(b"", key=bytes(range(64)), digest_size=64).hexdigest() == expected
-
-
-@given(st.binary(max_size=200))
-def test_signatures_verify_as_their_signer_only(data: bytes) -> None:
-    signature = SIGNERS["r1"].sign(data)
-    assert len(signature) == SIGNATURE_SIZE
-    assert KEYRING.verify("r1", data, signature)
-    assert not KEYRING.verify("r0", data, signature)
-    assert not KEYRING.verify("c0", data, signature)
-
-
-@given(st.binary(max_size=100), st.integers(min_value=0, max_value=SIGNATURE_SIZE - 1))
-def test_any_flipped_signature_bit_is_rejected(data: bytes, index: int) -> None:
-    signature = bytearray(SIGNERS["c0"].sign(data))
-    signature[index] ^= 0x80
-    assert not KEYRING.verify("c0", data, bytes(signature))
-
-
-def test_unknown_principal_and_wrong_length_are_false() -> None:
-    signature = SIGNERS["r0"].sign(b"m")
-    assert not KEYRING.verify("r7", b"m", signature)
-    assert not KEYRING.verify("r0", b"m", signature[:32])
-    assert not KEYRING.verify("r0", b"m", signature + b"\x00")
-
-
-def test_values_of_the_wrong_type_are_false_not_exceptions() -> None:
-    signature = SIGNERS["r0"].sign(b"m")
-    assert not KEYRING.verify("r0", "m", signature)  # type: ignore[arg-type]  # hostile input
-    assert not KEYRING.verify("r0", b"m", None)  # type: ignore[arg-type]  # hostile input
-    assert not KEYRING.verify("r0", b"m", "x" * 64)  # type: ignore[arg-type]  # hostile input
-    assert not KEYRING.verify(["r0"], b"m", signature)  # type: ignore[arg-type]  # hostile input
-
-
-@given(principal=st.text(max_size=10), data=st.binary(max_size=50), signature=st.binary())
-def test_verify_never_raises(principal: str, data: bytes, signature: bytes) -> None:
-    assert not KEYRING.verify(principal, data, signature)
 
 
 def test_verify_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
