@@ -24,6 +24,7 @@ commit, a view change, a new view) is handed to the driver as a :class:`~pbft.ef
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import assert_never
 
 import crypto
 from pbft.app import Service
@@ -69,6 +70,21 @@ from pbft.replica.view_change import (
 )
 
 __all__ = ["BATCH_TIMER", "STATUS_TIMER", "VIEW_CHANGE_TIMER", "Replica"]
+
+
+# What replicas send one another; anything else from a replica is rejected unread.
+_FROM_REPLICAS = (
+    PrePrepare,
+    Prepare,
+    Commit,
+    Checkpoint,
+    ViewChange,
+    NewView,
+    CommitCertificate,
+    FetchState,
+    StateSnapshot,
+    Status,
+)
 
 
 class Replica(CatchUp):
@@ -221,19 +237,7 @@ class Replica(CatchUp):
             return
         if sender == self._id:
             return  # our own message echoed back (duplicated by the network or replayed)
-        if not isinstance(
-            payload,
-            PrePrepare
-            | Prepare
-            | Commit
-            | Checkpoint
-            | ViewChange
-            | NewView
-            | CommitCertificate
-            | FetchState
-            | StateSnapshot
-            | Status,
-        ):
+        if not isinstance(payload, _FROM_REPLICAS):
             self._reject(out, envelope, reasons.UNEXPECTED_MESSAGE, type(payload).__name__)
             return
         named = getattr(payload, "replica", sender)
@@ -243,26 +247,29 @@ class Replica(CatchUp):
         if not self._verifier.is_valid(envelope):
             self._reject(out, envelope, reasons.BAD_SIGNATURE)
             return
-        if isinstance(payload, PrePrepare):
-            self.on_pre_prepare(envelope, payload, now_s, out)
-        elif isinstance(payload, Prepare):
-            self.on_prepare(envelope, payload, now_s, out)
-        elif isinstance(payload, Commit):
-            self.on_commit(envelope, payload, now_s, out)
-        elif isinstance(payload, Checkpoint):
-            self.on_checkpoint(envelope, payload, now_s, out)
-        elif isinstance(payload, ViewChange):
-            self.on_view_change(envelope, payload, now_s, out)
-        elif isinstance(payload, NewView):
-            self.on_new_view(envelope, payload, now_s, out)
-        elif isinstance(payload, CommitCertificate):
-            self.on_commit_certificate(envelope, payload, now_s, out)
-        elif isinstance(payload, FetchState):
-            self.on_fetch_state(sender, payload, now_s, out)
-        elif isinstance(payload, StateSnapshot):
-            self.on_state_snapshot(envelope, payload, now_s, out)
-        else:
-            self.on_status(sender, payload, now_s, out)
+        match payload:
+            case PrePrepare():
+                self.on_pre_prepare(envelope, payload, now_s, out)
+            case Prepare():
+                self.on_prepare(envelope, payload, now_s, out)
+            case Commit():
+                self.on_commit(envelope, payload, now_s, out)
+            case Checkpoint():
+                self.on_checkpoint(envelope, payload, now_s, out)
+            case ViewChange():
+                self.on_view_change(envelope, payload, now_s, out)
+            case NewView():
+                self.on_new_view(envelope, payload, now_s, out)
+            case CommitCertificate():
+                self.on_commit_certificate(envelope, payload, now_s, out)
+            case FetchState():
+                self.on_fetch_state(sender, payload, now_s, out)
+            case StateSnapshot():
+                self.on_state_snapshot(envelope, payload, now_s, out)
+            case Status():
+                self.on_status(sender, payload, now_s, out)
+            case _:
+                assert_never(payload)
 
     def _on_timer(self, timer: TimerName, now_s: float, out: list[Effect]) -> None:
         if timer == STATUS_TIMER:
